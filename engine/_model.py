@@ -190,3 +190,5 @@ class RouteDecision:
     hold: Hold | None = None
     explanation: Explanation | None = None
     policy_version: str = "default"
+    # REJECTED only: (field path in proto terms such as ``order.lines[2].quantity``, what is wrong).
+    violations: tuple[tuple[str, str], ...] = ()

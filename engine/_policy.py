@@ -84,6 +84,10 @@ class Directives:
     allow_line_split: BoolArray  # [n]; False: each line ships whole from one warehouse
     # Explanations only (filled when asked): per order, (rule, effect in plain words).
     rule_effects: list[list[tuple[str, str]]] | None = None
+    # Explanations only: why line ``l`` may not use warehouse ``w``, keyed ``(l, w)``, in plain
+    # words such as "excluded by rule 'no-west-hazmat'". Cells without an entry read "excluded by
+    # the policy".
+    exclusion_reasons: dict[tuple[int, int], str] | None = None
 
     @classmethod
     def neutral(cls, ctx: RoutingContext, *, max_shipments: int = 3) -> Directives:
