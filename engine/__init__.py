@@ -1,5 +1,6 @@
 """Sortyard's routing core: pure computation over numpy arrays, no I/O, gRPC or SQL."""
 
+from engine._batch import HOLD_CODES, UNFILLED_CODES, OrderBatch
 from engine._distance import EARTH_RADIUS_KM, distance_matrix_km, great_circle_km
 from engine._errors import (
     InvalidOrderError,
@@ -30,6 +31,7 @@ from engine._model import (
 from engine._network import Network
 from engine._policy import DefaultPolicy, Directives, Policy, RoutingContext
 from engine._reserves import available_to_sell, remaining_reserves, usable_by_channel
+from engine._result import BatchResult
 from engine._router import TRIPLE_CANDIDATES, BatchState, Router
 from engine._schedule import GROUND_BAND_MILES, Schedule, transit_days
 from engine._stock import StockTable
@@ -46,6 +48,7 @@ from engine._validate import (
 __all__ = [
     "EARTH_RADIUS_KM",
     "GROUND_BAND_MILES",
+    "HOLD_CODES",
     "MAX_CHANNEL_LENGTH",
     "MAX_CHANNEL_ORDER_ID_LENGTH",
     "MAX_LINES_PER_ORDER",
@@ -53,9 +56,11 @@ __all__ = [
     "MAX_LINE_QUANTITY",
     "MAX_SKU_LENGTH",
     "TRIPLE_CANDIDATES",
+    "UNFILLED_CODES",
     "US_COUNTRY_CODES",
     "Address",
     "Allocation",
+    "BatchResult",
     "BatchState",
     "Candidate",
     "CandidateVerdict",
@@ -70,6 +75,7 @@ __all__ = [
     "LineExplanation",
     "Network",
     "Order",
+    "OrderBatch",
     "OrderLine",
     "PlannedShipment",
     "Policy",

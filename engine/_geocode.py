@@ -111,6 +111,10 @@ class Geocoder:
     def __len__(self) -> int:
         return int(np.count_nonzero(~np.isnan(self._lat)))
 
+    def tables(self) -> tuple[FloatArray, FloatArray]:
+        """Read-only ``(latitude, longitude)`` tables indexed by ``int(zip5)``; NaN: unknown."""
+        return self._lat, self._lon
+
     def locate_zip(self, postal_code: str) -> tuple[float, float] | None:
         """Coordinates of a US postal code, or None when it is malformed or unknown."""
         key = zip5_key(postal_code)

@@ -74,6 +74,11 @@ class Directives:
     ``line_excluded[l, w]`` is True where warehouse ``w`` may not ship line ``l`` (exclude rules, a
     required tag it lacks, ...). ``rank_key[i, w]`` orders the candidates of order ``i``: smaller is
     better; the default is the distance in km, a "prefer" rule subtracts a distance-equivalent bonus.
+
+    The arrays may be read-only views: :class:`DefaultPolicy` hands back a broadcast ``False`` for
+    "no excludes" and a read-only view of ``ctx.distance_km`` for "rank by distance", so nothing
+    ``[L, W]`` or ``[n, W]`` is materialised. A policy that edits the arrays in place starts from
+    :meth:`neutral`, which returns writable copies.
     """
 
     hold: list[Hold | None]  # [n]; a held order allocates nothing
@@ -140,6 +145,13 @@ class Policy(abc.ABC):
         """Channels this policy names (reserves, safety stock, conditions)."""
         return frozenset()
 
+    def neutral_max_shipments(self) -> int | None:
+        """The per-order shipment limit when this policy's directives are neutral for every batch
+        (no holds, no excludes, rank by distance, line splits allowed, not ship-complete), else
+        None. The engine then skips :meth:`directives` and the ``[n, W]`` routing context it
+        would need. Reserves and safety stock are still asked for."""
+        return None
+
 
 class DefaultPolicy(Policy):
     """Nearest warehouse that fills the whole order, else the fewest shipments (at most
@@ -150,7 +162,21 @@ class DefaultPolicy(Policy):
         self.version = version
 
     def directives(self, ctx: RoutingContext, *, explain: bool = False) -> Directives:
-        d = Directives.neutral(ctx, max_shipments=self.max_shipments)
-        if explain:
-            d.rule_effects = [[] for _ in ctx.orders]
-        return d
+        n, width = ctx.distance_km.shape
+        rank_key = ctx.distance_km.view()
+        rank_key.flags.writeable = False
+        return Directives(
+            hold=[None] * n,
+            line_excluded=np.broadcast_to(np.False_, (len(ctx.line_sku), width)),
+            rank_key=rank_key,
+            max_shipments=np.full(n, self.max_shipments, dtype=np.int64),
+            ship_complete=np.zeros(n, dtype=np.bool_),
+            allow_line_split=np.ones(n, dtype=np.bool_),
+            rule_effects=[[] for _ in ctx.orders] if explain else None,
+        )
+
+    def neutral_max_shipments(self) -> int | None:
+        # A subclass that overrides directives() decides for itself; ask it.
+        if type(self).directives is not DefaultPolicy.directives:
+            return None
+        return self.max_shipments

@@ -2,14 +2,20 @@
 
 Steps per batch (everything but the allocation pass is vectorised over the batch):
 
-1. ``validate_order`` each order; a malformed one is REJECTED with its violations.
-2. Geocode the ship-to addresses (explicit coordinates win); an address that cannot be located is
-   HELD (``UNSUPPORTED_COUNTRY`` for a non-US address without coordinates, else
+1. Columns: :class:`~engine._batch.OrderBatch` (built from ``Order`` objects by
+   :meth:`Router.route`, or given by the caller to :meth:`Router.route_columns`). Malformed orders
+   are REJECTED with their violations.
+2. Ship-to coordinates (explicit coordinates win over the ZIP); an address that cannot be located
+   is HELD (``UNSUPPORTED_COUNTRY`` for a non-US address without coordinates, else
    ``UNKNOWN_POSTAL_CODE``). A line whose SKU is not in the stock table holds the order
    (``UNKNOWN_SKU``).
 3. Distances ``[n, W]``, ship dates per (service level, warehouse) and delivery estimates, then the
-   policy's :class:`~engine._policy.Directives` for the batch; a policy hold is HELD as given.
+   policy's :class:`~engine._policy.Directives` for the batch; a policy hold is HELD as given. A
+   policy whose directives are neutral (:meth:`Policy.neutral_max_shipments`) is not asked: the
+   ``[n, W]`` context is then never built.
 4. The compiled sequential pass (:mod:`engine._allocate`) over the orders in input order.
+5. Results as columns (:class:`~engine._result.BatchResult`); ``RouteDecision`` objects only when
+   asked for.
 
 Eligibility of warehouse ``w`` for line ``l`` of order ``i``: active, a pickup serves the order's
 service level, the ship date meets ``latest_ship_date`` and the delivery estimate meets
@@ -19,43 +25,32 @@ service level, the ship date meets ``latest_ship_date`` and the delivery estimat
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from engine._allocate import (
-    CODE_INSUFFICIENT_STOCK,
-    CODE_MAX_SHIPMENTS,
-    CODE_NO_ELIGIBLE_WAREHOUSE,
-    STATUS_PARTIAL,
-    STATUS_ROUTED,
-    STATUS_SHIP_COMPLETE_HOLD,
-    allocate_batch,
+from engine._allocate import allocate_batch
+from engine._batch import (
+    HOLD_CODES,
+    HOLD_POLICY,
+    HOLD_SHIP_COMPLETE,
+    OrderBatch,
+    gc_paused,
 )
 from engine._distance import distance_matrix_km
 from engine._geocode import US_COUNTRY_CODES, Geocoder
-from engine._model import (
-    Allocation,
-    Explanation,
-    Hold,
-    Order,
-    PlannedShipment,
-    RouteDecision,
-    RouteStatus,
-    Unfilled,
-)
+from engine._model import Hold, Order, RouteDecision, RouteStatus, ServiceLevel
 from engine._network import Network
 from engine._policy import DefaultPolicy, Directives, Policy, RoutingContext
 from engine._reserves import remaining_reserves
+from engine._result import BatchResult
 from engine._schedule import Schedule, distance_band
 from engine._stock import StockTable
-from engine._validate import is_plainly_valid, validate_order
 
 __all__ = ["TRIPLE_CANDIDATES", "BatchState", "Router"]
 
@@ -67,41 +62,19 @@ UTC = dt.UTC
 #: 3-warehouse covers are searched exactly among this many best-ranked useful candidates.
 TRIPLE_CANDIDATES = 24
 
-_UNFILLED_CODES = {
-    CODE_INSUFFICIENT_STOCK: "INSUFFICIENT_STOCK",
-    CODE_NO_ELIGIBLE_WAREHOUSE: "NO_ELIGIBLE_WAREHOUSE",
-    CODE_MAX_SHIPMENTS: "MAX_SHIPMENTS_REACHED",
-}
-_ROUTED = RouteStatus.ROUTED
-_PARTIAL = RouteStatus.PARTIALLY_ROUTED
-_BACKORDERED = RouteStatus.BACKORDERED
-_HELD = RouteStatus.HELD
-
-
-def _instants64(values: Sequence[dt.datetime | None]) -> npt.NDArray[np.datetime64]:
-    return np.array(
-        [
-            np.datetime64(v.astimezone(UTC).replace(tzinfo=None), "s")
-            if v is not None
-            else np.datetime64("NaT", "s")
-            for v in values
-        ],
-        dtype="datetime64[s]",
-    )
-
-
-def _unfilled_reason(code: int, left: int, quantity: int, max_shipments: int) -> str:
-    if code == CODE_NO_ELIGIBLE_WAREHOUSE:
-        return (
-            "no warehouse is eligible for this line (service level, promised dates, "
-            "exclusions or capacity)"
-        )
-    if code == CODE_MAX_SHIPMENTS:
-        return (
-            f"{left} of {quantity} units are in stock elsewhere, but the order is limited to "
-            f"{max_shipments} shipment(s)"
-        )
-    return f"{left} of {quantity} units are not in stock at any eligible warehouse"
+#: Allocation-pass status (0 routed, 1 partial, 2 backordered, 3 ship-complete hold) -> RouteStatus.
+_STATUS_OF_PASS = np.array(
+    [
+        RouteStatus.ROUTED,
+        RouteStatus.PARTIALLY_ROUTED,
+        RouteStatus.BACKORDERED,
+        RouteStatus.HELD,
+    ],
+    dtype=np.int8,
+)
+_NO_EXCLUDES = np.zeros((1, 1), dtype=np.bool_)
+#: Schedules kept per router (by clock and service levels present).
+_SCHEDULE_CACHE = 8
 
 
 @dataclass
@@ -128,9 +101,15 @@ class BatchState:
     alloc_line: IntArray
     alloc_qty: IntArray
     schedule: Schedule
-    #: Seconds spent per phase (validate, locate, geometry, policy, allocate, commit, results),
+    #: Seconds spent per phase (ingest, locate, geometry, policy, allocate, commit, results),
     #: for benchmarks that report where the time goes.
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def _csr(counts: IntArray) -> IntArray:
+    starts = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    return starts
 
 
 class Router:
@@ -146,6 +125,8 @@ class Router:
         self.network = network
         self.policy: Policy = policy if policy is not None else DefaultPolicy()
         self._geocoder = geocoder
+        self._schedules: dict[tuple[dt.datetime, tuple[int, ...]], Schedule] = {}
+        self._schedules_lock = threading.Lock()
 
     @property
     def geocoder(self) -> Geocoder:
@@ -172,16 +153,22 @@ class Router:
         ``capacity_left[w]`` in place (``-1`` = unlimited; None = no capacity limits). Without it,
         the batch still sees its own earlier allocations but nothing outside changes.
         """
-        decisions, _ = self.route_with_state(
-            orders,
-            stock,
-            now=now,
-            explain=explain,
-            commit=commit,
-            capacity_left=capacity_left,
-            sku_tags=sku_tags,
-        )
-        return decisions
+        with gc_paused():
+            started = time.perf_counter()
+            batch = OrderBatch.from_orders(orders, stock, self.geocoder)
+            ingest = time.perf_counter() - started
+            result = self._run(
+                batch,
+                stock,
+                now=now,
+                explain=explain,
+                commit=commit,
+                capacity_left=capacity_left,
+                sku_tags=sku_tags,
+                keep_state=explain,
+            )
+            result.timings["ingest"] = ingest
+            return result.decisions()
 
     def route_with_state(
         self,
@@ -195,20 +182,54 @@ class Router:
         sku_tags: Mapping[str, frozenset[str]] | None = None,
     ) -> tuple[list[RouteDecision], BatchState | None]:
         """:meth:`route`, also returning the batch's arrays (None if nothing reached the policy)."""
-        with _gc_paused():
-            return self._route(
-                orders,
+        with gc_paused():
+            started = time.perf_counter()
+            batch = OrderBatch.from_orders(orders, stock, self.geocoder)
+            ingest = time.perf_counter() - started
+            result = self._run(
+                batch,
                 stock,
                 now=now,
                 explain=explain,
                 commit=commit,
                 capacity_left=capacity_left,
                 sku_tags=sku_tags,
+                keep_state=True,
+            )
+            result.timings["ingest"] = ingest
+            if result.state is not None:
+                result.state.timings = result.timings
+            return result.decisions(), result.state
+
+    def route_columns(
+        self,
+        batch: OrderBatch,
+        stock: StockTable,
+        *,
+        now: dt.datetime,
+        commit: bool = True,
+        capacity_left: IntArray | None = None,
+        sku_tags: Mapping[str, frozenset[str]] | None = None,
+    ) -> BatchResult:
+        """Route a column-wise batch; the same decisions as :meth:`route` on the same orders, as
+        arrays (:class:`BatchResult`; ``.decisions()`` builds the objects). Commit semantics as in
+        :meth:`route`. A policy other than the default one needs the batch's ``orders``
+        (:meth:`OrderBatch.from_orders`); without them ValueError."""
+        with gc_paused():
+            return self._run(
+                batch,
+                stock,
+                now=now,
+                explain=False,
+                commit=commit,
+                capacity_left=capacity_left,
+                sku_tags=sku_tags,
+                keep_state=False,
             )
 
-    def _route(
+    def _run(
         self,
-        orders: Sequence[Order],
+        batch: OrderBatch,
         stock: StockTable,
         *,
         now: dt.datetime,
@@ -216,180 +237,193 @@ class Router:
         commit: bool,
         capacity_left: IntArray | None,
         sku_tags: Mapping[str, frozenset[str]] | None,
-    ) -> tuple[list[RouteDecision], BatchState | None]:
+        keep_state: bool,
+    ) -> BatchResult:
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("now must be timezone-aware")
         network = self.network
         if stock.network is not network and stock.network.warehouse_ids != network.warehouse_ids:
             raise ValueError("the stock table belongs to a different network")
+        if batch.skus is not stock.skus and batch.skus != stock.skus:
+            raise ValueError("the batch was built against a stock table with other SKUs")
         width = len(network)
         if capacity_left is not None and np.shape(capacity_left) != (width,):
             raise ValueError(f"capacity_left must have shape ({width},)")
         now = now.astimezone(UTC)
-        version = self.policy.version
+        policy = self.policy
+        version = policy.version
         tags: Mapping[str, frozenset[str]] = sku_tags or {}
-        decisions: list[RouteDecision | None] = [None] * len(orders)
-
         clock = time.perf_counter
         timings: dict[str, float] = {}
         mark = clock()
-        # 1. Validation.
-        valid: list[int] = []
-        for position, order in enumerate(orders):
-            if is_plainly_valid(order):
-                valid.append(position)
-                continue
-            violations = validate_order(order)
-            if violations:
-                decisions[position] = RouteDecision(
-                    RouteStatus.REJECTED, policy_version=version, violations=tuple(violations)
-                )
-            else:
-                valid.append(position)
 
-        timings["validate"], mark = clock() - mark, clock()
-        # 2. Geocoding and SKU lookup (flat comprehensions: this runs once per line of the batch).
-        valid_orders = [orders[p] for p in valid]
-        lat_all, lon_all = self.geocoder.locate_many([o.ship_to for o in valid_orders])
-        row_index = stock.row_index
-        lines_of = [o.lines for o in valid_orders]
-        flat_lines = [line for lines in lines_of for line in lines]
-        all_skus = [line.sku for line in flat_lines]
-        all_rows = np.fromiter(
-            (row_index.get(sku, -1) for sku in all_skus), dtype=np.int64, count=len(all_skus)
-        )
-        counts = np.fromiter((len(lines) for lines in lines_of), dtype=np.int64, count=len(valid))
-        starts_all = np.zeros(len(valid) + 1, dtype=np.int64)
-        np.cumsum(counts, out=starts_all[1:])
-        unknown_line = all_rows < 0
-        has_unknown = np.zeros(len(valid), dtype=np.bool_)
+        # 1-2. Rejections, holds for what cannot be located or is unknown.
+        n = len(batch)
+        counts = np.diff(batch.line_start)
+        status = np.full(n, RouteStatus.REJECTED, dtype=np.int8)
+        hold_code = np.full(n, -1, dtype=np.int8)
+        holds: dict[int, Hold] = {}
+        considered = np.ones(n, dtype=np.bool_)
+        if batch.rejected:
+            considered[list(batch.rejected)] = False
+        located = ~np.isnan(batch.lat)
+        unknown_line = batch.line_sku_row < 0
+        has_unknown = np.zeros(n, dtype=np.bool_)
         if unknown_line.any():
-            has_unknown[np.repeat(np.arange(len(valid)), counts)[unknown_line]] = True
-        located = ~np.isnan(lat_all)
-        routable = located & ~has_unknown
-        for k in np.flatnonzero(~routable).tolist():
-            order = valid_orders[k]
-            ship_to = order.ship_to
-            if not located[k]:
-                if ship_to.country_code.upper() not in US_COUNTRY_CODES:
-                    hold = Hold(
-                        "UNSUPPORTED_COUNTRY",
-                        f"country {ship_to.country_code!r} is not supported without coordinates",
-                    )
-                else:
-                    hold = Hold(
-                        "UNKNOWN_POSTAL_CODE", f"postal code {ship_to.postal_code!r} is not known"
-                    )
-            else:
-                unknown = dict.fromkeys(
-                    line.sku for line in order.lines if line.sku not in row_index
-                )
-                names = ", ".join(repr(sku) for sku in unknown)
-                hold = Hold("UNKNOWN_SKU", f"unknown SKU {names}")
-            decisions[valid[k]] = RouteDecision(_HELD, hold=hold, policy_version=version)
-        take = np.flatnonzero(routable)
-        if not len(take):
-            return [d for d in decisions if d is not None], None
-        if len(take) == len(valid):
-            kept = valid
-            kept_orders = valid_orders
-            line_row_array = all_rows
-            line_qty_array = np.fromiter(
-                (line.quantity for line in flat_lines), dtype=np.int64, count=len(flat_lines)
-            )
-            line_sku = all_skus
-            starts = starts_all
-        else:
-            kept = [valid[k] for k in take.tolist()]
-            kept_orders = [valid_orders[k] for k in take.tolist()]
-            keep_line = np.repeat(routable, counts)
-            line_row_array = all_rows[keep_line]
-            line_sku = [sku for sku, keep in zip(all_skus, keep_line.tolist(), strict=True) if keep]
-            line_qty_array = np.fromiter(
-                (line.quantity for lines in lines_of for line in lines),
-                dtype=np.int64,
-                count=len(flat_lines),
-            )[keep_line]
-            starts = np.zeros(len(take) + 1, dtype=np.int64)
-            np.cumsum(counts[take], out=starts[1:])
-
+            has_unknown[np.repeat(np.arange(n), counts)[unknown_line]] = True
+        for i in np.flatnonzero(considered & ~located).tolist():
+            holds[i] = self._unlocated_hold(batch, i)
+        for i in np.flatnonzero(considered & located & has_unknown).tolist():
+            holds[i] = _unknown_sku_hold(batch, i)
+        for i, hold in holds.items():
+            hold_code[i] = HOLD_CODES.index(hold.code)
+        status[list(holds)] = RouteStatus.HELD
+        routable = considered & located & ~has_unknown
+        kept = np.flatnonzero(routable)
+        m = len(kept)
         timings["locate"], mark = clock() - mark, clock()
+        if not m:
+            return _empty_result(batch, version, status, hold_code, holds, network, timings)
+        if m == n:
+            kline: IntArray | None = None
+            starts = batch.line_start
+            rows_all = batch.line_sku_row
+            line_qty = batch.line_qty
+        else:
+            kline = np.flatnonzero(np.repeat(routable, counts))
+            starts = _csr(counts[kept])
+            rows_all = batch.line_sku_row[kline]
+            line_qty = batch.line_qty[kline]
+        line_total = len(rows_all)
+
         # 3. Geometry, schedule, policy.
-        count = len(kept)
-        distance = distance_matrix_km(lat_all[take], lon_all[take], network.unit)
-        level_index = np.fromiter(
-            (int(o.service_level) for o in kept_orders), dtype=np.int64, count=count
-        )
-        schedule = Schedule(network, now, (o.service_level for o in kept_orders))
-        ship_by = schedule.ship_by(level_index)
-        band = distance_band(distance)
-        deliver_by = schedule.deliver_by(level_index, band)
-        order_ok = ~np.isnat(ship_by)
-        order_ok &= network.active[None, :]
-        latest_ship = [o.latest_ship_date for o in kept_orders]
-        if any(v is not None for v in latest_ship):
-            limit64 = _instants64(latest_ship)[:, None]
-            order_ok &= np.isnat(limit64) | (ship_by <= limit64)
-        latest_delivery = [o.latest_delivery_date for o in kept_orders]
-        if any(v is not None for v in latest_delivery):
-            limit64 = _instants64(latest_delivery)[:, None]
-            order_ok &= np.isnat(limit64) | (deliver_by <= limit64)
-        ctx = RoutingContext(
-            orders=kept_orders,
-            network=network,
-            now=now,
-            distance_km=distance,
-            ship_by=ship_by,
-            deliver_by=deliver_by,
-            line_start=starts,
-            line_order=np.repeat(np.arange(count, dtype=np.int64), np.diff(starts)),
-            line_sku=line_sku,
-            line_quantity=line_qty_array,
-            sku_tags=tags,
-        )
+        distance = distance_matrix_km(batch.lat[kept], batch.lon[kept], network.unit)
+        level_index = batch.service_level[kept].astype(np.int64)
+        schedule = self._schedule(now, np.unique(level_index).tolist())
+        ok_by_level = ~np.isnat(schedule.ship64) & network.active[None, :]
+        order_ok = ok_by_level[level_index]
+        if batch.latest_ship is not None:
+            limit = batch.latest_ship[kept]
+            r = np.flatnonzero(~np.isnat(limit))
+            if len(r):
+                order_ok[r] &= schedule.ship64[level_index[r]] <= limit[r, None]
+        if batch.latest_delivery is not None:
+            limit = batch.latest_delivery[kept]
+            r = np.flatnonzero(~np.isnat(limit))
+            if len(r):
+                deliver = schedule.deliver_by(level_index[r], distance_band(distance[r]))
+                order_ok[r] &= deliver <= limit[r, None]
+        neutral_limit = None if (explain or keep_state) else policy.neutral_max_shipments()
         timings["geometry"], mark = clock() - mark, clock()
-        directives = self.policy.directives(ctx, explain=explain)
+        ctx: RoutingContext | None = None
+        directives: Directives | None = None
+        if neutral_limit is not None:
+            skip = np.zeros(m, dtype=np.bool_)
+            rank_key = distance
+            line_excluded = _NO_EXCLUDES
+            check_excluded = False
+            max_shipments = np.full(m, neutral_limit, dtype=np.int64)
+            ship_complete = np.zeros(m, dtype=np.bool_)
+            allow_split = np.ones(m, dtype=np.bool_)
+        else:
+            if batch.orders is None:
+                raise ValueError(
+                    f"policy {version!r} needs the orders themselves: build the batch with "
+                    "OrderBatch.from_orders"
+                )
+            kept_orders = [batch.orders[k] for k in kept.tolist()]
+            line_names = batch.line_sku_list()
+            ship_by = schedule.ship_by(level_index)
+            deliver_by = schedule.deliver_by(level_index, distance_band(distance))
+            ctx = RoutingContext(
+                orders=kept_orders,
+                network=network,
+                now=now,
+                distance_km=distance,
+                ship_by=ship_by,
+                deliver_by=deliver_by,
+                line_start=starts,
+                line_order=np.repeat(np.arange(m, dtype=np.int64), np.diff(starts)),
+                line_sku=line_names if kline is None else [line_names[x] for x in kline.tolist()],
+                line_quantity=line_qty,
+                sku_tags=tags,
+            )
+            directives = policy.directives(ctx, explain=explain)
+            self._check_directives(directives, m, line_total, width)
+            skip = np.array([h is not None for h in directives.hold], dtype=np.bool_)
+            for j in np.flatnonzero(skip).tolist():
+                i = int(kept[j])
+                policy_hold = directives.hold[j]
+                assert policy_hold is not None
+                holds[i] = policy_hold
+                hold_code[i] = (
+                    HOLD_CODES.index(policy_hold.code)
+                    if policy_hold.code in HOLD_CODES
+                    else HOLD_POLICY
+                )
+            given = directives.rank_key
+            if given is distance or (
+                isinstance(given, np.ndarray)
+                and given.base is distance
+                and given.shape == distance.shape
+                and given.strides == distance.strides
+            ):
+                rank_key = distance  # "rank by distance": no copy, no NaN scan (rows located)
+            else:
+                rank_key = np.ascontiguousarray(directives.rank_key, dtype=np.float64)
+                if np.isnan(rank_key).any():
+                    rank_key = np.where(np.isnan(rank_key), np.inf, rank_key)
+            excluded = np.asarray(directives.line_excluded, dtype=np.bool_)
+            check_excluded = bool(excluded.any())
+            line_excluded = np.ascontiguousarray(excluded) if check_excluded else _NO_EXCLUDES
+            max_shipments = np.asarray(directives.max_shipments, dtype=np.int64)
+            ship_complete = np.ascontiguousarray(directives.ship_complete, dtype=np.bool_)
+            allow_split = np.ascontiguousarray(directives.allow_line_split, dtype=np.bool_)
         timings["policy"], mark = clock() - mark, clock()
-        self._check_directives(directives, count, len(line_sku), width)
-        skip = np.array([h is not None for h in directives.hold], dtype=np.bool_)
 
         # 4. Compact stock for the batch's SKUs, reserves, and the compiled pass.
-        rows_all = line_row_array
-        used_rows = np.unique(rows_all)
-        compact_row = np.searchsorted(used_rows, rows_all).astype(np.int64)
+        # The SKU rows the batch touches, without a sort: mark, then number the marks.
+        touched = np.zeros(len(stock.skus), dtype=np.bool_)
+        touched[rows_all] = True
+        used_rows = np.flatnonzero(touched)
+        compact_of = np.cumsum(touched, dtype=np.int64) - 1
+        compact_row = compact_of[rows_all]
         on_hand = stock.on_hand[used_rows]
-        avail = on_hand - stock.reserved[used_rows]
-        gross = self.policy.channel_reserves(
-            [stock.skus[r] for r in used_rows.tolist()], on_hand, now, tags
-        )
+        avail = stock.reserved[used_rows]
+        np.subtract(on_hand, avail, out=avail)  # in place: these are [k', W] each
+        if type(policy).channel_reserves is Policy.channel_reserves:
+            gross: Mapping[str, IntArray] = {}  # the base policy reserves nothing
+        else:
+            gross = policy.channel_reserves(
+                [stock.skus[r] for r in used_rows.tolist()], on_hand, now, tags
+            )
         remaining_map = remaining_reserves(
             gross, {c: v[used_rows] for c, v in stock.reserved_by_channel.items()}
         )
         reserve_channels = tuple(remaining_map)
         if reserve_channels:
             remaining = np.ascontiguousarray(np.stack([remaining_map[c] for c in reserve_channels]))
-        else:
+            total_remaining = remaining.sum(axis=0)
+        else:  # calloc'd zeros: the pass never writes them when no channel reserves anything
             remaining = np.zeros((1, len(used_rows), width), dtype=np.int64)
-        total_remaining = remaining.sum(axis=0)
+            total_remaining = np.zeros((len(used_rows), width), dtype=np.int64)
         channel_slot = {c: s for s, c in enumerate(reserve_channels)}
-        order_channel = np.fromiter(
-            (channel_slot.get(o.channel, -1) for o in kept_orders), dtype=np.int64, count=count
+        slot_of_code = np.array(
+            [channel_slot.get(name, -1) for name in batch.channel_names] or [-1], dtype=np.int64
         )
+        order_channel = slot_of_code[batch.channel_code[kept]]
         capacity = (
             np.asarray(capacity_left, dtype=np.int64).copy()
             if capacity_left is not None
             else np.full(width, -1, dtype=np.int64)
         )
-        max_shipments = np.asarray(directives.max_shipments, dtype=np.int64)
         max_set = int(max(1, min(int(max_shipments.max(initial=1)), width)))
-        rank_key = np.ascontiguousarray(directives.rank_key, dtype=np.float64)
-        if np.isnan(rank_key).any():
-            rank_key = np.where(np.isnan(rank_key), np.inf, rank_key)
-        state_avail = avail.copy()
-        state_remaining = remaining.copy()
-        state_capacity = capacity.copy()
+        if keep_state:
+            state_avail = avail.copy()
+            state_remaining = remaining.copy()
+            state_capacity = capacity.copy()
         (
-            status,
+            pass_status,
             how,
             ship_start,
             ship_wh,
@@ -401,15 +435,16 @@ class Router:
         ) = allocate_batch(
             starts,
             compact_row,
-            ctx.line_quantity,
+            line_qty,
             order_channel,
             skip,
             rank_key,
-            np.ascontiguousarray(order_ok),
-            np.ascontiguousarray(directives.line_excluded, dtype=np.bool_),
+            order_ok,
+            line_excluded,
+            check_excluded,
             max_shipments,
-            np.ascontiguousarray(directives.ship_complete, dtype=np.bool_),
-            np.ascontiguousarray(directives.allow_line_split, dtype=np.bool_),
+            ship_complete,
+            allow_split,
             avail,
             remaining,
             total_remaining,
@@ -417,73 +452,144 @@ class Router:
             TRIPLE_CANDIDATES,
             max_set,
         )
-
         timings["allocate"], mark = clock() - mark, clock()
-        # 5. Commit.
-        alloc_wh = np.repeat(ship_wh, np.diff(alloc_start))
+
+        # 5. Result rows, then commit.
+        ship_counts = np.diff(ship_start)
+        alloc_counts = np.diff(alloc_start)
+        ship_korder = np.repeat(np.arange(m, dtype=np.int64), ship_counts)
+        ship_order = kept[ship_korder]
+        ship_km = distance[ship_korder, ship_wh]
+        ship_level = level_index[ship_korder]
+        ship_by_rows = schedule.ship64[ship_level, ship_wh]
+        transit = Schedule.transit(ship_level, distance_band(ship_km))
+        deliver_rows = schedule.deliver64[ship_level, ship_wh, transit]
+        alloc_wh = np.repeat(ship_wh, alloc_counts)
+        alloc_order = np.repeat(ship_order, alloc_counts)
+        alloc_bline = alloc_line if kline is None else kline[alloc_line]
+        done = pass_status >= 0
+        status[kept[done]] = _STATUS_OF_PASS[pass_status[done]]
+        status[kept[~done]] = RouteStatus.HELD
+        open_line = np.repeat((pass_status == 1) | (pass_status == 2), np.diff(starts))
+        unfilled_k = np.flatnonzero(open_line & (unfilled_qty > 0))
+        line_korder = np.repeat(np.arange(m, dtype=np.int64), np.diff(starts))
+        for j in np.flatnonzero(pass_status == 3).tolist():
+            i = int(kept[j])
+            short = int(unfilled_qty[starts[j] : starts[j + 1]].sum())
+            total = int(line_qty[starts[j] : starts[j + 1]].sum())
+            holds[i] = Hold(
+                "SHIP_COMPLETE",
+                f"ship-complete order: {short} of {total} units cannot be placed within "
+                f"{int(max_shipments[j])} shipment(s)",
+            )
+            hold_code[i] = HOLD_SHIP_COMPLETE
+        per_order_ships = np.zeros(n, dtype=np.int64)
+        per_order_ships[kept] = ship_counts
+        limits = np.zeros(n, dtype=np.int64)
+        limits[kept] = max_shipments
         if commit and len(alloc_qty):
-            alloc_rows = rows_all[alloc_line]
-            np.add.at(stock.reserved, (alloc_rows, alloc_wh), alloc_qty)
-            alloc_order = ctx.line_order[alloc_line]
-            channel_names = [o.channel for o in kept_orders]
-            by_channel: dict[str, list[int]] = {}
-            for a, j in enumerate(alloc_order.tolist()):
-                by_channel.setdefault(channel_names[j], []).append(a)
-            for channel, members in by_channel.items():
+            # Flat cell numbers: numpy's 1-D ``add.at`` is several times faster than the 2-D one.
+            cell = rows_all[alloc_line] * width + alloc_wh
+            np.add.at(stock.reserved.reshape(-1), cell, alloc_qty)
+            alloc_code = batch.channel_code[alloc_order]
+            codes_used = np.unique(alloc_code)
+            for code in codes_used.tolist():
+                channel = batch.channel_names[code]
                 target = stock.reserved_by_channel.get(channel)
                 if target is None:
-                    target = np.zeros_like(stock.reserved)
+                    target = np.zeros(stock.reserved.shape, dtype=np.int64)
                     stock.reserved_by_channel[channel] = target
-                picks = np.asarray(members, dtype=np.int64)
-                np.add.at(target, (alloc_rows[picks], alloc_wh[picks]), alloc_qty[picks])
+                if len(codes_used) == 1:
+                    np.add.at(target.reshape(-1), cell, alloc_qty)
+                else:
+                    picks = alloc_code == code
+                    np.add.at(target.reshape(-1), cell[picks], alloc_qty[picks])
         if commit and capacity_left is not None:
             capacity_left[:] = capacity
-
         timings["commit"], mark = clock() - mark, clock()
-        # 6. Results.
-        state = BatchState(
-            ctx=ctx,
-            directives=directives,
-            order_ok=order_ok,
-            line_row=compact_row,
-            order_channel=order_channel,
-            reserve_channels=reserve_channels,
-            avail=state_avail,
-            remaining=state_remaining,
-            capacity=state_capacity,
+
+        result = BatchResult(
+            batch=batch,
+            policy_version=version,
             status=status,
-            how=how,
-            ship_start=ship_start,
-            ship_wh=ship_wh,
-            alloc_start=alloc_start,
-            alloc_line=alloc_line,
+            hold_code=hold_code,
+            order_ship_start=_csr(per_order_ships),
+            ship_order=ship_order,
+            ship_warehouse=ship_wh,
+            ship_km=ship_km,
+            ship_by=ship_by_rows,
+            deliver_by=deliver_rows,
+            ship_alloc_start=alloc_start,
+            alloc_order=alloc_order,
+            alloc_line=alloc_bline,
+            alloc_warehouse=alloc_wh,
             alloc_qty=alloc_qty,
-            schedule=schedule,
+            unfilled_order=kept[line_korder[unfilled_k]],
+            unfilled_line=unfilled_k if kline is None else kline[unfilled_k],
+            unfilled_qty=unfilled_qty[unfilled_k],
+            unfilled_code=(unfilled_code[unfilled_k] - 1).astype(np.int8),
+            max_shipments=limits,
+            warehouse_ids=network.warehouse_ids,
+            holds=holds,
+            timings=timings,
         )
-        self._build(
-            decisions,
-            kept,
-            kept_orders,
-            state,
-            distance,
-            band,
-            level_index,
-            unfilled_qty,
-            unfilled_code,
-            max_shipments,
-            version,
-        )
-        timings["results"] = clock() - mark
-        state.timings = timings
+        if keep_state:
+            assert ctx is not None and directives is not None
+            result.state = BatchState(
+                ctx=ctx,
+                directives=directives,
+                order_ok=order_ok,
+                line_row=compact_row,
+                order_channel=order_channel,
+                reserve_channels=reserve_channels,
+                avail=state_avail,
+                remaining=state_remaining,
+                capacity=state_capacity,
+                status=pass_status,
+                how=how,
+                ship_start=ship_start,
+                ship_wh=ship_wh,
+                alloc_start=alloc_start,
+                alloc_line=alloc_line,
+                alloc_qty=alloc_qty,
+                schedule=schedule,
+                timings=timings,
+            )
         if explain:
             from engine._explain import explain_batch  # the explanation path is plain Python
 
-            explanations = explain_batch(state)
-            for j, position in enumerate(kept):
-                decision = decisions[position]
-                assert decision is not None
-                decisions[position] = _with_explanation(decision, explanations[j])
-        return [d for d in decisions if d is not None], state
+            assert result.state is not None
+            explained = explain_batch(result.state)
+            result.explanations = dict(zip(kept.tolist(), explained, strict=True))
+        timings["results"] = clock() - mark
+        return result
+
+    def _schedule(self, now: dt.datetime, levels: list[int]) -> Schedule:
+        # Schedules depend only on the (immutable) network, the clock and the levels present;
+        # batches routed at the same instant share one (building it costs ~1,000 zone lookups).
+        key = (now, tuple(levels))
+        with self._schedules_lock:
+            schedule = self._schedules.get(key)
+        if schedule is None:
+            schedule = Schedule(self.network, now, [ServiceLevel(v) for v in levels])
+            with self._schedules_lock:
+                if len(self._schedules) >= _SCHEDULE_CACHE:
+                    self._schedules.pop(next(iter(self._schedules)))
+                self._schedules[key] = schedule
+        return schedule
+
+    def _unlocated_hold(self, batch: OrderBatch, i: int) -> Hold:
+        if batch.orders is not None:
+            ship_to = batch.orders[i].ship_to
+            if ship_to.country_code.upper() not in US_COUNTRY_CODES:
+                return Hold(
+                    "UNSUPPORTED_COUNTRY",
+                    f"country {ship_to.country_code!r} is not supported without coordinates",
+                )
+            return Hold("UNKNOWN_POSTAL_CODE", f"postal code {ship_to.postal_code!r} is not known")
+        if batch.foreign is not None and batch.foreign[i]:
+            return Hold("UNSUPPORTED_COUNTRY", "the country is not supported without coordinates")
+        return Hold("UNKNOWN_POSTAL_CODE", "the ship-to postal code is not known")
 
     @staticmethod
     def _check_directives(d: Directives, count: int, lines: int, width: int) -> None:
@@ -504,143 +610,51 @@ class Router:
         if problems:
             raise ValueError("policy returned malformed directives: " + "; ".join(problems))
 
-    def _build(
-        self,
-        decisions: list[RouteDecision | None],
-        kept: list[int],
-        kept_orders: list[Order],
-        state: BatchState,
-        distance: FloatArray,
-        band: npt.NDArray[np.int8],
-        level_index: IntArray,
-        unfilled_qty: IntArray,
-        unfilled_code: IntArray,
-        max_shipments: IntArray,
-        version: str,
-    ) -> None:
-        network_ids = self.network.warehouse_ids
-        holds = state.directives.hold
-        starts = state.ctx.line_start.tolist()
-        status = state.status.tolist()
-        ship_start = state.ship_start.tolist()
-        ship_wh = state.ship_wh.tolist()
-        alloc_start = state.alloc_start.tolist()
-        alloc_line = state.alloc_line.tolist()
-        alloc_qty = state.alloc_qty.tolist()
-        ship_order = np.repeat(np.arange(len(kept), dtype=np.int64), np.diff(state.ship_start))
-        ship_km = distance[ship_order, state.ship_wh].tolist()
-        ship_transit = Schedule.transit(
-            level_index[ship_order], band[ship_order, state.ship_wh]
-        ).tolist()
-        levels = level_index.tolist()
-        ship_py = state.schedule.ship_py
-        deliver_py = state.schedule.deliver_py
-        left = unfilled_qty.tolist()
-        codes = unfilled_code.tolist()
-        limits = max_shipments.tolist()
-        # Bound locals: this loop builds ~3 objects per order and is the Python hot spot.
-        make_decision = RouteDecision
-        make_shipment = PlannedShipment
-        make_allocation = Allocation
-        no_holds = all(h is None for h in holds)
-        for j, position in enumerate(kept):
-            outcome = status[j]
-            if not no_holds and holds[j] is not None:
-                decisions[position] = make_decision(_HELD, hold=holds[j], policy_version=version)
-                continue
-            lines = kept_orders[j].lines
-            first = starts[j]
-            if outcome == STATUS_SHIP_COMPLETE_HOLD:
-                short = sum(left[first : starts[j + 1]])
-                total = sum(line.quantity for line in lines)
-                decisions[position] = make_decision(
-                    _HELD,
-                    hold=Hold(
-                        "SHIP_COMPLETE",
-                        f"ship-complete order: {short} of {total} units cannot be placed within "
-                        f"{limits[j]} shipment(s)",
-                    ),
-                    policy_version=version,
-                )
-                continue
-            level_ship = ship_py[levels[j]]
-            level_deliver = deliver_py[levels[j]]
-            begin = ship_start[j]
-            if ship_start[j + 1] - begin == 1 and alloc_start[begin + 1] - alloc_start[begin] == 1:
-                # The common case, one shipment of one line, without comprehension overhead.
-                w = ship_wh[begin]
-                line = lines[alloc_line[alloc_start[begin]] - first]
-                shipments: tuple[PlannedShipment, ...] = (
-                    make_shipment(
-                        network_ids[w],
-                        (make_allocation(line.line_id, line.sku, alloc_qty[alloc_start[begin]]),),
-                        ship_km[begin],
-                        level_ship[w],  # eligible => scheduled
-                        level_deliver[w][ship_transit[begin]],
-                    ),
-                )
-            else:
-                shipments = tuple(
-                    [
-                        make_shipment(
-                            network_ids[ship_wh[s]],
-                            tuple(
-                                [
-                                    make_allocation(
-                                        lines[alloc_line[a] - first].line_id,
-                                        lines[alloc_line[a] - first].sku,
-                                        alloc_qty[a],
-                                    )
-                                    for a in range(alloc_start[s], alloc_start[s + 1])
-                                ]
-                            ),
-                            ship_km[s],
-                            level_ship[ship_wh[s]],
-                            level_deliver[ship_wh[s]][ship_transit[s]],
-                        )
-                        for s in range(begin, ship_start[j + 1])
-                    ]
-                )
-            if outcome == STATUS_ROUTED:
-                decisions[position] = make_decision(_ROUTED, shipments, (), None, None, version)
-                continue
-            unfilled = []
-            for offset, line in enumerate(lines):
-                units = left[first + offset]
-                if units:
-                    code = codes[first + offset]
-                    unfilled.append(
-                        Unfilled(
-                            line.line_id,
-                            line.sku,
-                            units,
-                            _UNFILLED_CODES[code],
-                            _unfilled_reason(code, units, line.quantity, limits[j]),
-                        )
-                    )
-            decisions[position] = make_decision(
-                _PARTIAL if outcome == STATUS_PARTIAL else _BACKORDERED,
-                shipments,
-                tuple(unfilled),
-                None,
-                None,
-                version,
-            )
+
+def _unknown_sku_hold(batch: OrderBatch, i: int) -> Hold:
+    first, last = int(batch.line_start[i]), int(batch.line_start[i + 1])
+    unknown = dict.fromkeys(
+        batch.line_sku(line) if batch.line_skus is not None else f"line {line - first + 1}"
+        for line in range(first, last)
+        if batch.line_sku_row[line] < 0
+    )
+    names = ", ".join(repr(sku) for sku in unknown)
+    return Hold("UNKNOWN_SKU", f"unknown SKU {names}")
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Building ~3 result objects per order makes the cyclic GC rescan the whole (large, acyclic)
-    # batch again and again; measured here it doubled the cost of building results. Pausing it
-    # for that stretch is safe: nothing built there forms a cycle.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _with_explanation(decision: RouteDecision, explanation: Explanation) -> RouteDecision:
-    return replace(decision, explanation=explanation)
+def _empty_result(
+    batch: OrderBatch,
+    version: str,
+    status: npt.NDArray[np.int8],
+    hold_code: npt.NDArray[np.int8],
+    holds: dict[int, Hold],
+    network: Network,
+    timings: dict[str, float],
+) -> BatchResult:
+    n = len(batch)
+    none = np.zeros(0, dtype=np.int64)
+    return BatchResult(
+        batch=batch,
+        policy_version=version,
+        status=status,
+        hold_code=hold_code,
+        order_ship_start=np.zeros(n + 1, dtype=np.int64),
+        ship_order=none,
+        ship_warehouse=none,
+        ship_km=np.zeros(0),
+        ship_by=np.zeros(0, dtype="datetime64[s]"),
+        deliver_by=np.zeros(0, dtype="datetime64[s]"),
+        ship_alloc_start=np.zeros(1, dtype=np.int64),
+        alloc_order=none,
+        alloc_line=none,
+        alloc_warehouse=none,
+        alloc_qty=none,
+        unfilled_order=none,
+        unfilled_line=none,
+        unfilled_qty=none,
+        unfilled_code=np.zeros(0, dtype=np.int8),
+        max_shipments=np.zeros(n, dtype=np.int64),
+        warehouse_ids=network.warehouse_ids,
+        holds=holds,
+        timings=timings,
+    )

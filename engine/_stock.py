@@ -9,6 +9,7 @@ import numpy.typing as npt
 
 from engine._errors import InvalidStockError, UnknownSkuError
 from engine._network import Network
+from engine._validate import MAX_SKU_LENGTH
 
 __all__ = ["StockTable"]
 
@@ -38,7 +39,7 @@ class StockTable:
     shortfall must stay visible rather than be clipped away.
     """
 
-    __slots__ = ("_row", "network", "on_hand", "reserved", "reserved_by_channel", "skus")
+    __slots__ = ("_plain", "_row", "network", "on_hand", "reserved", "reserved_by_channel", "skus")
 
     def __init__(
         self,
@@ -62,7 +63,19 @@ class StockTable:
             channel: _as_stock_array(f"reserved_by_channel[{channel!r}]", values, shape)
             for channel, values in (reserved_by_channel or {}).items()
         }
+        self._plain: npt.NDArray[np.bool_] | None = None
         self.check()
+
+    def plain_sku_rows(self) -> npt.NDArray[np.bool_]:
+        """``[k]`` True where the SKU name would pass order validation (non-blank, at most
+        ``MAX_SKU_LENGTH`` characters); computed once per table (its SKUs never change)."""
+        if self._plain is None:
+            self._plain = np.fromiter(
+                (0 < len(s) <= MAX_SKU_LENGTH and not s.isspace() for s in self.skus),
+                dtype=np.bool_,
+                count=len(self.skus),
+            )
+        return self._plain
 
     def check(self) -> None:
         """Raise ``InvalidStockError`` unless on_hand >= 0, reserved >= 0, every channel's
