@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine import CarrierPickup, Network, RouteStatus, Schedule, ServiceLevel, transit_days
+from engine import (
+    CarrierPickup,
+    DefaultPolicy,
+    Network,
+    Router,
+    RouteStatus,
+    Schedule,
+    ServiceLevel,
+    transit_days,
+)
 from engine._schedule import GROUND_BAND_MILES, KM_PER_MILE
-from tests.engine.helpers import UTC, east, order, route, shipped, stock_of, warehouse
+from tests.engine.helpers import NO_ZIPS, UTC, east, order, route, shipped, stock_of, warehouse
 
 NY = "America/New_York"
 LA = "America/Los_Angeles"
@@ -172,3 +181,26 @@ def test_latest_delivery_date_excludes_slow_warehouses() -> None:
     too_soon = dt.datetime(2026, 12, 4, 0, 0, tzinfo=UTC)
     [hopeless] = route(network, stock, [order(("A", 1), latest_delivery_date=too_soon)])
     assert hopeless.unfilled[0].code == "NO_ELIGIBLE_WAREHOUSE"
+
+
+def test_one_router_shares_schedules_within_a_minute_but_not_across_the_cutoff() -> None:
+    """A live router reuses a schedule for every call within one clock minute (they give the
+    same ship dates, since cutoffs are whole minutes), yet a call at the cutoff instant still
+    misses that day's pickup after calls made seconds before it."""
+    network = Network([warehouse("W0", east(1), time_zone=NY)])
+    router = Router(network, DefaultPolicy(), NO_ZIPS)
+
+    def ship_by(now: dt.datetime) -> dt.datetime:
+        stock = stock_of(network, {("W0", "A"): 10})
+        (decision,) = router.route([order(("A", 1))], stock, now=now)
+        return decision.shipments[0].ship_by
+
+    today, tomorrow = (
+        dt.datetime(2026, 12, 3, 22, 0, tzinfo=UTC),
+        dt.datetime(2026, 12, 4, 22, 0, tzinfo=UTC),
+    )
+    assert ship_by(dt.datetime(2026, 12, 3, 21, 59, 0, tzinfo=UTC)) == today
+    assert ship_by(dt.datetime(2026, 12, 3, 21, 59, 59, 999000, tzinfo=UTC)) == today
+    assert ship_by(dt.datetime(2026, 12, 3, 22, 0, 0, tzinfo=UTC)) == tomorrow
+    assert ship_by(dt.datetime(2026, 12, 3, 22, 0, 30, tzinfo=UTC)) == tomorrow
+    assert len(router._schedules) == 2  # one per minute, not one per call
