@@ -49,6 +49,22 @@ class EngineBench:
         self.router.route(batch, stock, now=self.scenario.now, commit=True)
         return time.perf_counter() - started
 
+    def column_batch(self, orders: Sequence[engine.Order]) -> engine.OrderBatch:
+        """The orders as columns. Not timed: a caller that holds columns (a column-wise batch
+        message, a data pipeline) hands them to the engine as they are."""
+        return engine.OrderBatch.from_orders(list(orders), self.fresh_stock(), self.router.geocoder)
+
+    def timed_columns(self, batch: engine.OrderBatch) -> float:
+        """Seconds for ``route_columns`` from fresh stock: the engine's throughput path."""
+        stock = self.fresh_stock()
+        started = time.perf_counter()
+        self.router.route_columns(batch, stock, now=self.scenario.now, commit=True)
+        return time.perf_counter() - started
+
+    def column_decisions(self, batch: engine.OrderBatch) -> list[engine.RouteDecision]:
+        result = self.router.route_columns(batch, self.fresh_stock(), now=self.scenario.now)
+        return result.decisions()
+
     def decisions(self, orders: Sequence[engine.Order]) -> list[Decision]:
         return [from_engine(d, o) for d, o in zip(self.route(orders), orders, strict=True)]
 
