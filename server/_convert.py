@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import cast
 
 from google.protobuf import timestamp_pb2
@@ -38,18 +39,39 @@ __all__ = [
 _MONDAY_TO_FRIDAY = (1, 2, 3, 4, 5)
 
 
+# Timestamps are converted by hand on the routing path (two per order in, two per fulfillment
+# order out): the library's ToDatetime/FromDatetime go through time tuples and cost several times
+# the arithmetic. Values outside Timestamp's range fall back to the library, which raises.
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MIN_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z
+_MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
 def datetime_from_proto(ts: timestamp_pb2.Timestamp) -> dt.datetime:
-    """A protobuf Timestamp as an aware UTC datetime."""
-    return ts.ToDatetime(tzinfo=dt.UTC)
+    """A protobuf Timestamp as an aware UTC datetime (the same value as
+    ``ts.ToDatetime(tzinfo=dt.UTC)``: nanoseconds truncated to microseconds)."""
+    seconds, nanos = ts.seconds, ts.nanos
+    if not (_MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos <= 999_999_999):
+        return ts.ToDatetime(tzinfo=dt.UTC)
+    return _EPOCH + dt.timedelta(seconds=seconds, microseconds=nanos // 1000)
+
+
+@lru_cache(maxsize=4096)
+def _timestamp_fields(value: dt.datetime) -> tuple[int, int]:
+    """(seconds, nanos) of an aware datetime; memoised: a batch's shipments share few dates."""
+    delta = value - _EPOCH
+    seconds = delta.days * 86_400 + delta.seconds
+    if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
+        timestamp_pb2.Timestamp().FromDatetime(value)  # raises the library's own error
+    return seconds, delta.microseconds * 1000
 
 
 def datetime_to_proto(value: dt.datetime) -> timestamp_pb2.Timestamp:
     """An aware datetime as a protobuf Timestamp (naive values are taken as UTC)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
+    seconds, nanos = _timestamp_fields(value)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
 
 
 def _service_level(level: int) -> types_pb2.ServiceLevel:
@@ -133,13 +155,11 @@ def address_from_proto(message: types_pb2.Address) -> engine.Address:
 
 
 def order_from_proto(message: types_pb2.Order) -> engine.Order:
+    line = engine.OrderLine
     return engine.Order(
         channel=message.channel,
         channel_order_id=message.channel_order_id,
-        lines=tuple(
-            engine.OrderLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity)
-            for line in message.lines
-        ),
+        lines=tuple([line(ln.line_id, ln.sku, ln.quantity) for ln in message.lines]),
         ship_to=address_from_proto(message.ship_to),
         service_level=engine.ServiceLevel(message.service_level),
         purchased_at=(
@@ -198,23 +218,31 @@ def shipment_to_proto(
     order_id: str = "",
 ) -> types_pb2.FulfillmentOrder:
     """One planned shipment as a FulfillmentOrder; ids are the store's (empty in a dry run)."""
-    message = types_pb2.FulfillmentOrder(
+    line = types_pb2.FulfillmentLine
+    ship_s, ship_n = _timestamp_fields(_aware(shipment.ship_by))
+    deliver_s, deliver_n = _timestamp_fields(_aware(shipment.deliver_by))
+    # Everything in one constructor call: upb builds the message in C, with no Python-level
+    # field-by-field assignment afterwards.
+    return types_pb2.FulfillmentOrder(
         fulfillment_order_id=fulfillment_order_id,
         warehouse_id=shipment.warehouse_id,
-        lines=[
-            types_pb2.FulfillmentLine(line_id=a.line_id, sku=a.sku, quantity=a.quantity)
-            for a in shipment.lines
-        ],
+        lines=[line(line_id=a.line_id, sku=a.sku, quantity=a.quantity) for a in shipment.lines],
         distance_km=shipment.distance_km,
-        ship_by=datetime_to_proto(shipment.ship_by),
-        deliver_by=datetime_to_proto(shipment.deliver_by),
+        ship_by=timestamp_pb2.Timestamp(seconds=ship_s, nanos=ship_n),
+        deliver_by=timestamp_pb2.Timestamp(seconds=deliver_s, nanos=deliver_n),
         order_id=order_id,
+        channel=order.channel if order is not None else "",
+        channel_order_id=order.channel_order_id if order is not None else "",
+        service_level=(
+            _service_level(order.service_level)
+            if order is not None
+            else types_pb2.SERVICE_LEVEL_UNSPECIFIED  # the field's default: left unset
+        ),
     )
-    if order is not None:
-        message.channel = order.channel
-        message.channel_order_id = order.channel_order_id
-        message.service_level = _service_level(order.service_level)
-    return message
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def unfilled_to_proto(unfilled: Iterable[engine.Unfilled]) -> list[types_pb2.UnfilledLine]:

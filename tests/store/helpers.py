@@ -2,8 +2,10 @@
 
 ``nearest_decide`` stands in for the engine's Router where a test needs decisions that are easy to
 predict: each line goes whole to the first warehouse (in network order) that still has the units,
-and otherwise stays unfilled. Like the Router, it adds what it allocates to ``stock.reserved`` (and
-``stock.reserved_by_channel``) in place, so later orders of a batch see earlier ones.
+and otherwise stays unfilled; an order naming a SKU absent from the stock table is HELD
+(UNKNOWN_SKU), as the Router does. Like the Router, it adds what it allocates to
+``stock.reserved`` (and ``stock.reserved_by_channel``) in place, so later orders of a batch see
+earlier ones.
 """
 
 from __future__ import annotations
@@ -75,6 +77,14 @@ def nearest_decide(orders: Sequence[Order], stock: StockTable) -> list[RouteDeci
         if order.attributes.get("hold"):
             decisions.append(
                 RouteDecision(RouteStatus.HELD, hold=Hold("POLICY_HOLD", "held by the test"))
+            )
+            continue
+        unknown = [line.sku for line in order.lines if line.sku not in rows]
+        if unknown:  # like the Router: a SKU missing from the stock table holds the order
+            decisions.append(
+                RouteDecision(
+                    RouteStatus.HELD, hold=Hold("UNKNOWN_SKU", f"unknown SKU {', '.join(unknown)}")
+                )
             )
             continue
         by_warehouse: dict[int, list[Allocation]] = {}
