@@ -34,6 +34,7 @@ __all__ = [
     "PolicyFile",
     "Prefer",
     "Rank",
+    "Refund",
     "Require",
     "Reserve",
     "Rule",
@@ -309,6 +310,17 @@ class HandlingCost:
     span: Span
 
 
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """``refund 50% when ...``, ``refund none``, ``manual review``: a refund decision for
+    returned units, tried in file order (the first whose condition holds decides)."""
+
+    kind: TypingLiteral["percent", "none", "manual_review"]
+    percent: Value | None
+    when: Cond | None
+    span: Span
+
+
 Statement = (
     Rule
     | Reserve
@@ -319,6 +331,7 @@ Statement = (
     | Timezone
     | ShippingCost
     | HandlingCost
+    | Refund
 )
 
 

@@ -340,6 +340,9 @@ class _Checker:
             if isinstance(statement, a.Rule):
                 self.rule(statement, names)
                 continue
+            if isinstance(statement, a.Refund):
+                self.refund(statement)
+                continue
             key = type(statement).__name__
             if isinstance(statement, a.HandlingCost):
                 self.target(statement.target, per_order=False)
@@ -398,6 +401,19 @@ class _Checker:
         if not any(d.severity is Severity.ERROR for d in self.diagnostics):
             self.shadowing()
         return self.diagnostics
+
+    def refund(self, refund: a.Refund) -> None:
+        if refund.percent is not None and (
+            refund.percent.kind != "integer" or not 0 <= refund.percent.as_int() <= 100
+        ):
+            self.error(
+                "bad-percent",
+                f"a refund is a whole percentage from 0 to 100, not {refund.percent.text}",
+                refund.percent.span,
+                "write e.g. refund 50%",
+            )
+        if refund.when is not None:
+            self.cond(refund.when, frozenset({Level.RETURN}), "in a refund rule")
 
     def rule(self, rule: a.Rule, names: dict[str, a.Rule]) -> None:
         name = str(rule.name.value)
@@ -523,7 +539,9 @@ def _placement_hint(level: Level) -> str:
         return "wrap it in any line (...) or all lines (...), or use for lines where"
     if level in (Level.WAREHOUSE, Level.ORDER_WAREHOUSE):
         return "warehouse fields belong in: exclude/require/prefer warehouses where ..."
-    return ""
+    if level is Level.RETURN:
+        return "return fields belong in refund rules: refund 100% when return.reason == ..."
+    return "refund rules can only ask about return fields (return.reason, return.condition, ...)"
 
 
 def check_policy(

@@ -22,6 +22,7 @@ import numpy.typing as npt
 from engine import Directives, Hold, Policy, RoutingContext, ServiceLevel
 from rules import _ast as a
 from rules._diagnostics import Diagnostic
+from rules._refund import RefundFacts, RefundVerdict, decide_refund
 from rules._schema import FIELDS, Level
 
 __all__ = ["CompiledPolicy", "compile_policy", "glob_regex"]
@@ -484,6 +485,7 @@ class CompiledPolicy(Policy):
         self._rules: list[_Rule] = []
         self._reserves: list[_StockRule] = []
         self._safety: list[_StockRule] = []
+        self._refunds: list[a.Refund] = []
         channels: set[str] = set()
         for statement in policy.statements:
             if isinstance(statement, a.Rule):
@@ -517,6 +519,8 @@ class CompiledPolicy(Policy):
                 self.tz = zoneinfo.ZoneInfo(str(statement.name.value))
             elif isinstance(statement, a.ShippingCost):
                 self.cost_per_km = _number(statement.per_km)
+            elif isinstance(statement, a.Refund):
+                self._refunds.append(statement)
             elif isinstance(statement, a.HandlingCost):
                 self._handling.append(
                     (_number(statement.cost), _target(compiler, statement.target))
@@ -556,6 +560,11 @@ class CompiledPolicy(Policy):
         )
 
     # ---- Policy -----------------------------------------------------------------------------
+    def refund_decision(self, facts: RefundFacts) -> RefundVerdict:
+        """The first refund rule (in file order) whose condition holds, else the documented
+        default (rules/_refund.py)."""
+        return decide_refund(self._refunds, facts)
+
     def channels(self) -> frozenset[str]:
         return self._channels
 

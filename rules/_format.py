@@ -151,6 +151,14 @@ def _clauses(statement: a.Statement) -> list[tuple[int, str]]:
         text = f"timezone {format_value(statement.name)}"
     elif isinstance(statement, a.ShippingCost):
         text = f"shipping cost {statement.per_km.text} per km"
+    elif isinstance(statement, a.Refund):
+        if statement.kind == "percent":
+            assert statement.percent is not None
+            text = f"refund {statement.percent.text}%"
+        else:
+            text = "refund none" if statement.kind == "none" else "manual review"
+        if statement.when is not None:
+            text += f" when {format_cond(statement.when)}"
     else:
         text = f"handling cost {statement.cost.text} at {_target(statement.target)}"
     return [(statement.span.line, text)]

@@ -512,6 +512,12 @@ class _Builder:
             return a.Timezone(self.string(children[0]), span)
         if kind == "shipping_cost":
             return a.ShippingCost(self.value(children[0]), span)
+        if kind in ("refund_percent", "refund_none", "manual_review"):
+            when = children[-1]
+            cond = self.cond(when.children[0]) if when is not None else None
+            if kind == "refund_percent":
+                return a.Refund("percent", self.value(children[0]), cond, span)
+            return a.Refund("none" if kind == "refund_none" else "manual_review", None, cond, span)
         if kind == "handling_cost":
             return a.HandlingCost(self.value(children[0]), self.target(children[1]), span)
         raise AssertionError(f"unknown statement {kind}")  # pragma: no cover

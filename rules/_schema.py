@@ -20,6 +20,7 @@ class Level(enum.IntEnum):
     LINE = 2  # one value per order line
     WAREHOUSE = 3  # one value per warehouse
     ORDER_WAREHOUSE = 4  # one value per (order, warehouse): distance, ship date
+    RETURN = 5  # returned units (refund rules only)
 
 
 class Type(enum.Enum):
@@ -77,6 +78,16 @@ FIELDS: dict[str, FieldSpec] = {
             Level.ORDER_WAREHOUSE,
             "calendar days from today to the estimated delivery",
         ),
+        FieldSpec("return.reason", Type.TEXT, Level.RETURN, "reason code, e.g. CR-DEFECTIVE"),
+        FieldSpec(
+            "return.condition",
+            Type.TEXT,
+            Level.RETURN,
+            "sellable, damaged, defective, customer_damaged, carrier_damaged or wrong_item",
+        ),
+        FieldSpec("return.channel", Type.TEXT, Level.RETURN, "the order's channel"),
+        FieldSpec("return.sku", Type.TEXT, Level.RETURN, "the returned SKU"),
+        FieldSpec("return.quantity", Type.NUMBER, Level.RETURN, "units in this condition"),
         FieldSpec("today", Type.DATE, Level.SCALAR, "today's date in the policy time zone"),
         FieldSpec("time", Type.TIME, Level.SCALAR, "the time of day in the policy time zone"),
     )

@@ -27,15 +27,17 @@ from sortyard.v1 import (
     inventory_service_pb2,
     network_service_pb2,
     policy_service_pb2,
+    returns_service_pb2,
+    returns_service_pb2_grpc,
     routing_service_pb2,
 )
 
 import engine
 from server._errors import StoreErrorInterceptor
-from server._fulfillment_service import FulfillmentServicer
-from server._inventory_service import InventoryServicer
+from server._fulfillment_service import FulfillmentServicer, ReroutingInventoryServicer
 from server._network_service import NetworkServicer
 from server._observability import Metrics, ObservabilityInterceptor, StoreGaugeCollector
+from server._returns_service import ReturnsServicer
 from server._routing_service import RoutingServicer
 from server._runtime import Clock, PolicySource, Runtime, StaticPolicySource, utc_now
 from server._stubs import register_policy_servicer, register_servicers
@@ -79,6 +81,7 @@ NETWORK_SERVICE = _service_name(network_service_pb2, "NetworkService")
 INVENTORY_SERVICE = _service_name(inventory_service_pb2, "InventoryService")
 FULFILLMENT_SERVICE = _service_name(fulfillment_service_pb2, "FulfillmentService")
 POLICY_SERVICE = _service_name(policy_service_pb2, "PolicyService")
+RETURNS_SERVICE = _service_name(returns_service_pb2, "ReturnsService")
 HEALTH_SERVICE = _service_name(health_pb2, "Health")
 
 
@@ -126,6 +129,8 @@ class RunningServer:
     _metrics_http: Any = None
     _owns_store: bool = True
     _stopped: threading.Event = field(default_factory=threading.Event)
+    # Run first on stop: ends server-streaming calls (WatchReleased) so the drain need not wait.
+    _on_stop: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def address(self) -> str:
@@ -143,6 +148,8 @@ class RunningServer:
             return
         self._stopped.set()
         self.health.enter_graceful_shutdown()
+        for hook in self._on_stop:
+            hook()
         grace = self.options.grace_seconds if grace is None else grace
         self.server.stop(grace).wait()
         if self._metrics_http is not None:
@@ -219,14 +226,24 @@ def _start(
         ],
         maximum_concurrent_rpcs=options.max_concurrent_rpcs,
     )
+    fulfillment = FulfillmentServicer(runtime)
     register_servicers(
         server,
         routing=RoutingServicer(runtime),
         network=NetworkServicer(runtime),
-        inventory=InventoryServicer(runtime),
-        fulfillment=FulfillmentServicer(runtime),
+        inventory=ReroutingInventoryServicer(runtime),
+        fulfillment=fulfillment,
     )
-    services = [ROUTING_SERVICE, NETWORK_SERVICE, INVENTORY_SERVICE, FULFILLMENT_SERVICE]
+    returns_service_pb2_grpc.add_ReturnsServiceServicer_to_server(  # type: ignore[no-untyped-call]  # generated
+        ReturnsServicer(runtime), server
+    )
+    services = [
+        ROUTING_SERVICE,
+        NETWORK_SERVICE,
+        INVENTORY_SERVICE,
+        FULFILLMENT_SERVICE,
+        RETURNS_SERVICE,
+    ]
     if policy_module is not None:
         register_policy_servicer(
             server, policy_module.PolicyService(runtime.policies, network=runtime.network)
@@ -273,6 +290,7 @@ def _start(
         metrics_port=metrics_port,
         _metrics_http=metrics_http,
         _owns_store=owns_store,
+        _on_stop=[fulfillment.hub.close],
     )
     _log.info(
         "serving",

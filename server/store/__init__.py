@@ -13,6 +13,16 @@ from server.store._errors import (
     OversellError,
     UnknownWarehouseError,
 )
+from server.store._handoff import REROUTE_UNFILLED, RerouteResult, ShipmentLineError
+from server.store._history import RecordedHistory, load_history
+from server.store._lifecycle import (
+    FULFILLMENT_TRANSITIONS,
+    LIVE_FULFILLMENT_STATES,
+    ORDER_TRANSITIONS,
+    RETURN_TRANSITIONS,
+    ReturnState,
+)
+from server.store._replan import ReplanCandidate, ReplanDecide, ReplanResult, replan
 from server.store._store import Decide, Store
 from server.store._types import (
     CancelResult,
@@ -32,6 +42,11 @@ from server.store._types import (
 )
 
 __all__ = [
+    "FULFILLMENT_TRANSITIONS",
+    "LIVE_FULFILLMENT_STATES",
+    "ORDER_TRANSITIONS",
+    "REROUTE_UNFILLED",
+    "RETURN_TRANSITIONS",
     "CancelResult",
     "ConflictRetryError",
     "Decide",
@@ -44,8 +59,15 @@ __all__ = [
     "OrderState",
     "OutboxEntry",
     "OversellError",
+    "RecordedHistory",
+    "ReplanCandidate",
+    "ReplanDecide",
+    "ReplanResult",
+    "RerouteResult",
+    "ReturnState",
     "RouteRequestRecord",
     "Shipment",
+    "ShipmentLineError",
     "Shortfall",
     "Store",
     "StoredFulfillmentOrder",
@@ -54,5 +76,7 @@ __all__ = [
     "SyncResult",
     "UnknownWarehouseError",
     "fulfillment_order_id",
+    "load_history",
     "order_id_for",
+    "replan",
 ]

@@ -26,11 +26,18 @@ __all__ = [
     "order_lines",
     "orders",
     "outbox",
+    "return_events",
+    "return_lines",
+    "return_receipts",
+    "returns",
+    "shipment_lines",
     "shipments",
     "stock",
     "stock_channel_reserved",
+    "stock_history",
     "sync_requests",
     "warehouses",
+    "write_offs",
 ]
 
 
@@ -186,6 +193,10 @@ fulfillment_orders = sa.Table(
     sa.Column("service_level", sa.SmallInteger, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # Lifecycle (migration 0003): when it was handed to the warehouse, delivered, or why cancelled.
+    sa.Column("released_at", UTCDateTime, nullable=True),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Column("cancel_reason", sa.Text, nullable=True),
     sa.Index("ix_fulfillment_orders_order_id", "order_id"),
     sa.Index("ix_fulfillment_orders_warehouse_state", "warehouse_id", "state"),
 )
@@ -205,6 +216,9 @@ allocations = sa.Table(
     sa.Column("quantity", sa.BigInteger, nullable=False),
     sa.Column("warehouse_id", sa.String(64), nullable=False),
     sa.Column("channel", sa.String(64), nullable=False),
+    # Units of this allocation already shipped (migration 0003): the rest stays reserved while the
+    # fulfillment order is live, so a partial shipment takes exactly what left the building.
+    sa.Column("shipped", sa.BigInteger, nullable=False, server_default="0"),
     sa.CheckConstraint("quantity > 0", name="quantity_positive"),
     sa.Index("ix_allocations_warehouse_sku", "warehouse_id", "sku"),
 )
@@ -298,4 +312,112 @@ channel_skus = sa.Table(
     sa.Column("identifiers", sa.JSON, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Index("ix_channel_skus_master", "master_sku"),
+)
+
+
+# --- Lifecycle and returns (migration 0003)
+
+# Which units went into each package: a fulfillment order may ship in several.
+shipment_lines = sa.Table(
+    "shipment_lines",
+    metadata,
+    sa.Column("shipment_id", sa.Integer, sa.ForeignKey("shipments.shipment_id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("line_id", sa.String(128), nullable=False),
+    sa.Column("sku", sa.String(128), nullable=False),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+    sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+returns = sa.Table(
+    "returns",
+    metadata,
+    sa.Column("return_id", sa.String(32), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("channel_rma_id", sa.String(128), nullable=False),
+    sa.Column("order_id", sa.String(32), sa.ForeignKey("orders.order_id"), nullable=False),
+    sa.Column("reason_code", sa.String(64), nullable=False),
+    sa.Column("reason_text", sa.Text, nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("request_hash", sa.String(128), nullable=False),
+    sa.Column("warehouse_id", sa.String(64), nullable=True),  # where it was received
+    sa.Column("refund_decision", sa.String(16), nullable=True),  # percent | none | manual_review
+    sa.Column("refund_percent", sa.Integer, nullable=True),
+    sa.Column("refund_rule", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=True),
+    sa.Column("refunded_at", UTCDateTime, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("channel", "channel_rma_id", name="uq_returns_channel_rma"),
+    sa.Index("ix_returns_order_id", "order_id"),
+    sa.Index("ix_returns_created_at", "created_at"),
+)
+
+return_lines = sa.Table(
+    "return_lines",
+    metadata,
+    sa.Column("return_id", sa.String(32), sa.ForeignKey("returns.return_id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("line_id", sa.String(128), nullable=False),
+    sa.Column("sku", sa.String(128), nullable=False),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+    sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+# What arrived, per (line, condition), and where it went (restocked or written off).
+return_receipts = sa.Table(
+    "return_receipts",
+    metadata,
+    sa.Column("return_id", sa.String(32), sa.ForeignKey("returns.return_id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("line_id", sa.String(128), nullable=False),
+    sa.Column("sku", sa.String(128), nullable=False),
+    sa.Column("condition", sa.String(32), nullable=False),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+    sa.Column("warehouse_id", sa.String(64), nullable=False),
+    sa.Column("restocked", sa.Boolean, nullable=False),
+    sa.Column("refund_percent", sa.Integer, nullable=True),
+    sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+return_events = sa.Table(
+    "return_events",
+    metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("return_id", sa.String(32), sa.ForeignKey("returns.return_id"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_return_events_return_id", "return_id", "event_id"),
+)
+
+# The write-off bucket: returned units that are not sellable. Visible, never sold.
+write_offs = sa.Table(
+    "write_offs",
+    metadata,
+    sa.Column("write_off_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("warehouse_id", sa.String(64), nullable=False),
+    sa.Column("sku", sa.String(128), nullable=False),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+    sa.Column("condition", sa.String(32), nullable=False),
+    sa.Column("return_id", sa.String(32), nullable=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+    sa.Index("ix_write_offs_sku", "sku", "warehouse_id"),
+)
+
+# --- Stock history for replay (migration 0003): append-only, one row per level a Sync applied.
+
+stock_history = sa.Table(
+    "stock_history",
+    metadata,
+    sa.Column("history_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    # The newest order event committed when the sync ran: orders with a first event id above it
+    # were routed after this level was known.
+    sa.Column("after_event_id", sa.BigInteger, nullable=False),
+    sa.Column("warehouse_id", sa.String(64), nullable=False),
+    sa.Column("sku", sa.String(128), nullable=False),
+    sa.Column("on_hand", sa.BigInteger, nullable=False),
+    sa.Index("ix_stock_history_recorded_at", "recorded_at"),
 )

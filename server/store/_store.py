@@ -23,6 +23,7 @@ change is a relative, guarded UPDATE.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import logging
@@ -45,6 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from engine import (
     Allocation,
+    Hold,
     Network,
     Order,
     RouteDecision,
@@ -53,14 +55,14 @@ from engine import (
     StockTable,
     Warehouse,
 )
-from server.store import _catalog, _outbox
+from server.store import _catalog, _handoff, _history, _outbox, _returns
 from server.store import _schema as t
-from server.store._bulk import insert_dicts
+from server.store._bulk import binder, insert_prepared
 from server.store._codec import (
     decision_from_json,
-    decision_to_json,
+    decision_json_text,
     order_from_json,
-    order_to_json,
+    order_json_text,
     pickups_to_json,
     sync_result_from_json,
     sync_result_to_json,
@@ -75,6 +77,7 @@ from server.store._errors import (
     OversellError,
     UnknownWarehouseError,
 )
+from server.store._lifecycle import LIVE_FULFILLMENT_STATES, transition
 from server.store._types import (
     CancelResult,
     FulfillmentState,
@@ -113,7 +116,77 @@ _READ_ONLY = "sortyard_read_only"
 _PENDING_CHANNELS = "sortyard_pending_channels"
 _NETWORK_VERSION = "network_version"
 
+# Fulfillment orders whose unshipped units hold reservations (server/store/_lifecycle.py).
+_LIVE_STATES = sorted(s.value for s in LIVE_FULFILLMENT_STATES)
+
 _MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+# Columns the routing path writes, in the order of its row tuples (``_persist_routes``).
+_ORDER_COLUMNS = (
+    "order_id",
+    "channel",
+    "channel_order_id",
+    "payload",
+    "decision",
+    "request_id",
+    "request_hash",
+    "route_status",
+    "state",
+    "hold_code",
+    "hold_reason",
+    "policy_version",
+    "created_at",
+    "updated_at",
+)
+_LINE_COLUMNS = ("order_id", "position", "line_id", "sku", "quantity")
+_FO_COLUMNS = (
+    "fulfillment_order_id",
+    "order_id",
+    "warehouse_id",
+    "state",
+    "distance_km",
+    "ship_by",
+    "deliver_by",
+    "service_level",
+    "created_at",
+    "updated_at",
+)
+_ALLOCATION_COLUMNS = (
+    "fulfillment_order_id",
+    "position",
+    "line_id",
+    "sku",
+    "quantity",
+    "warehouse_id",
+    "channel",
+)
+_EVENT_COLUMNS = ("order_id", "fulfillment_order_id", "at", "kind", "detail")
+_KEY_COLUMNS = ("request_id", "request_hash", "order_id", "response", "created_at")
+
+# Reservations of a routed batch (``_reserve``): relative, guarded, row count checked.
+_SQLITE_RESERVE = (
+    "UPDATE stock SET reserved = reserved + ? "
+    "WHERE warehouse_id = ? AND sku = ? AND on_hand - reserved >= ?"
+)
+_PG_RESERVE = (
+    "UPDATE stock SET reserved = stock.reserved + d.n "
+    "FROM unnest(%s::varchar[], %s::varchar[], %s::bigint[]) AS d(warehouse_id, sku, n) "
+    "WHERE stock.warehouse_id = d.warehouse_id AND stock.sku = d.sku "
+    "AND stock.on_hand - stock.reserved >= d.n"
+)
+_ADD_CHANNEL_RESERVED_CONFLICT = (
+    " ON CONFLICT (warehouse_id, sku, channel) "
+    "DO UPDATE SET reserved = stock_channel_reserved.reserved + excluded.reserved"
+)
+_SQLITE_ADD_CHANNEL_RESERVED = (
+    "INSERT INTO stock_channel_reserved (warehouse_id, sku, channel, reserved) "
+    "VALUES (?, ?, ?, ?)" + _ADD_CHANNEL_RESERVED_CONFLICT
+)
+_PG_ADD_CHANNEL_RESERVED = (
+    "INSERT INTO stock_channel_reserved (warehouse_id, sku, channel, reserved) "
+    "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[])"
+    + _ADD_CHANNEL_RESERVED_CONFLICT
+)
 
 
 def _utcnow() -> dt.datetime:
@@ -123,6 +196,21 @@ def _utcnow() -> dt.datetime:
 def _chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while a routed batch builds and drops its many small acyclic objects
+    (row tuples, JSON dicts): otherwise its generation-2 passes rescan the server's whole heap
+    again and again, which measured as the largest single cost of persisting a batch. Reference
+    counting still frees everything; the GC runs again on exit."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _is_retryable(exc: sa.exc.DBAPIError, dialect: str) -> bool:
@@ -391,6 +479,8 @@ class Store:
                     ),
                     rows,
                 )
+            # Append-only history of absolute counts, for replay (server/store/_history.py).
+            _history.record_levels(conn, [(w, s, int(q)) for w, s, q in levels], now)
             _outbox.enqueue_quantities(conn, {s for _, s, _ in levels}, now)
             shortfalls = self._shortfalls(conn, sorted(seen))
             result = SyncResult(
@@ -436,7 +526,8 @@ class Store:
                 .where(
                     t.allocations.c.warehouse_id == warehouse_id,
                     t.allocations.c.sku == sku,
-                    t.fulfillment_orders.c.state == FulfillmentState.RESERVED.value,
+                    t.fulfillment_orders.c.state.in_(_LIVE_STATES),
+                    t.allocations.c.quantity > t.allocations.c.shipped,
                 )
                 .order_by(t.allocations.c.fulfillment_order_id)
             ).scalars()
@@ -458,15 +549,27 @@ class Store:
             return self._stock_table(conn, list(dict.fromkeys(skus)), network, lock=False)
 
     def _stock_table(
-        self, conn: Connection, skus: Sequence[str], network: Network, *, lock: bool
+        self,
+        conn: Connection,
+        skus: Sequence[str],
+        network: Network,
+        *,
+        lock: bool,
+        known_only: bool = False,
     ) -> StockTable:
-        """The stock of ``skus`` as a StockTable; ``lock`` row-locks it on PostgreSQL."""
+        """The stock of ``skus`` as a StockTable; ``lock`` row-locks it on PostgreSQL.
+
+        With ``known_only`` the table leaves out SKUs the store has never heard of (no stock row
+        at any warehouse and no catalog entry), so the engine holds their orders as UNKNOWN_SKU
+        instead of backordering them against zero-filled rows.
+        """
         k, w = len(skus), len(network.warehouse_ids)
         on_hand = np.zeros((k, w), dtype=np.int64)
         reserved = np.zeros((k, w), dtype=np.int64)
         by_channel: dict[str, Any] = {}
         sku_index = {sku: i for i, sku in enumerate(skus)}
         wh_index = {wid: j for j, wid in enumerate(network.warehouse_ids)}
+        stocked: set[str] = set()
         s = t.stock.c
         c = t.stock_channel_reserved.c
         for chunk in _chunks(sorted(skus)):
@@ -483,7 +586,9 @@ class Store:
                 # The global lock order (sku, warehouse_id) of every writer, consistent across
                 # the SKU-sorted chunks: two transactions never wait on each other in a cycle.
                 query = query.order_by(s.sku, s.warehouse_id).with_for_update(of=t.stock)
-            for warehouse_id, sku, units, held, channel, channel_held in conn.execute(query):
+            # fetchall: one driver call for the whole chunk instead of a fetchone per row.
+            for warehouse_id, sku, units, held, channel, channel_held in conn.execute(query).all():
+                stocked.add(sku)  # known even when stocked only outside this network
                 j = wh_index.get(warehouse_id)
                 if j is None:
                     continue
@@ -495,6 +600,24 @@ class Store:
                     if arr is None:
                         arr = by_channel[channel] = np.zeros((k, w), dtype=np.int64)
                     arr[i, j] = channel_held
+        if known_only and len(stocked) < k:
+            unstocked = sorted(set(skus) - stocked)
+            cataloged: set[str] = set()
+            for chunk in _chunks(unstocked):
+                cataloged.update(
+                    conn.execute(
+                        sa.select(t.catalog.c.sku).where(t.catalog.c.sku.in_(chunk))
+                    ).scalars()
+                )
+            keep = [i for i, sku in enumerate(skus) if sku in stocked or sku in cataloged]
+            rows = np.array(keep, dtype=np.int64)
+            return StockTable(
+                network,
+                [skus[i] for i in keep],
+                on_hand[rows],
+                reserved[rows],
+                {channel: arr[rows] for channel, arr in by_channel.items()},
+            )
         return StockTable(network, list(skus), on_hand, reserved, by_channel)
 
     # --- routing
@@ -515,13 +638,17 @@ class Store:
         result's ``error``; the rest of the batch proceeds. ``decide`` gets the new orders and a
         StockTable of their SKUs and must add what it allocates to ``stock.reserved`` in place.
         ``dry_run`` decides on a snapshot and writes nothing.
+
+        A line whose SKU the store does not know (no stock row anywhere, no catalog entry) is
+        missing from the StockTable ``decide`` gets; the engine holds such orders (UNKNOWN_SKU).
         """
-        if dry_run:
-            with self._read() as conn:
-                return self._route_tx(conn, requests, decide, network, dry_run=True)
-        return self._write(
-            lambda conn: self._route_tx(conn, requests, decide, network, dry_run=False)
-        )
+        with _gc_paused():
+            if dry_run:
+                with self._read() as conn:
+                    return self._route_tx(conn, requests, decide, network, dry_run=True)
+            return self._write(
+                lambda conn: self._route_tx(conn, requests, decide, network, dry_run=False)
+            )
 
     def _route_tx(
         self,
@@ -537,7 +664,7 @@ class Store:
         batch_skus = sorted({ln.sku for r in requests for ln in r.order.lines})
         # Lock first, then look for stored orders: a concurrent route of the same order holds the
         # same stock rows, so by the time we get them its commit is visible to the lookup below.
-        stock = self._stock_table(conn, batch_skus, network, lock=not dry_run)
+        stock = self._stock_table(conn, batch_skus, network, lock=not dry_run, known_only=True)
         stored = self._stored_decisions(conn, sorted(set(order_ids)))
         keys = self._idempotency_keys(
             conn, sorted({r.request_id for r in requests if r.request_id})
@@ -570,8 +697,9 @@ class Store:
         new_orders = [requests[p].order for p in new_positions]
         decisions: Sequence[RouteDecision] = ()
         if new_orders:
-            new_skus = sorted({ln.sku for o in new_orders for ln in o.lines})
-            if len(new_skus) != len(batch_skus):
+            known = set(stock.skus)
+            new_skus = sorted({ln.sku for o in new_orders for ln in o.lines} & known)
+            if len(new_skus) != len(known):
                 stock = _stock_subset(stock, new_skus, network)
             decisions = decide(new_orders, stock)
             if len(decisions) != len(new_orders):
@@ -625,6 +753,8 @@ class Store:
             for oid, fid in conn.execute(
                 sa.select(fo.order_id, fo.fulfillment_order_id)
                 .where(fo.order_id.in_([r.order_id for r in rows]))
+                # A replan rewrote the stored decision's shipments: its cancelled ones are gone.
+                .where(sa.or_(fo.cancel_reason.is_(None), fo.cancel_reason != "replanned"))
                 .order_by(fo.order_id, fo.fulfillment_order_id)
             ):
                 fo_ids[oid].append(fid)
@@ -656,114 +786,93 @@ class Store:
         network: Network,
         now: dt.datetime,
     ) -> None:
-        """Write orders, lines, fulfillment orders, allocations, reservations, events and keys."""
-        order_rows: list[dict[str, Any]] = []
-        line_rows: list[dict[str, Any]] = []
-        fo_rows: list[dict[str, Any]] = []
-        alloc_rows: list[dict[str, Any]] = []
-        event_rows: list[dict[str, Any]] = []
+        """Write orders, lines, fulfillment orders, allocations, reservations, events and keys.
+
+        The hot path of a routed batch: rows are built as tuples already in the driver's form
+        (each distinct datetime converted once, JSON encoded by ``_codec``) and written with one
+        executemany per table, nothing read back.
+        """
+        bind_time = binder(conn.dialect, t.fulfillment_orders.c.ship_by)
+        at = bind_time(now)
+        reserved_state = FulfillmentState.RESERVED.value
+        order_rows: list[tuple[Any, ...]] = []
+        line_rows: list[tuple[Any, ...]] = []
+        fo_rows: list[tuple[Any, ...]] = []
+        alloc_rows: list[tuple[Any, ...]] = []
+        event_rows: list[tuple[Any, ...]] = []
+        channels: set[str] = set()
         delta: dict[tuple[str, str], int] = defaultdict(int)
         channel_delta: dict[tuple[str, str, str], int] = defaultdict(int)
         known_warehouses = set(network.warehouse_ids)
         for (req, oid), decision in zip(new, decisions, strict=True):
             order = req.order
-            state = _order_state_for(decision)
+            channel = order.channel
+            channels.add(channel)
+            state = _order_state_for(decision).value
             hold = decision.hold
             order_rows.append(
-                {
-                    "order_id": oid,
-                    "channel": order.channel,
-                    "channel_order_id": order.channel_order_id,
-                    "payload": order_to_json(order),
-                    "decision": decision_to_json(decision),
-                    "request_id": req.request_id,
-                    "request_hash": req.request_hash,
-                    "route_status": int(decision.status),
-                    "state": state.value,
-                    "hold_code": hold.code if hold else None,
-                    "hold_reason": hold.reason if hold else None,
-                    "policy_version": decision.policy_version,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                (
+                    oid,
+                    channel,
+                    order.channel_order_id,
+                    order_json_text(order),
+                    decision_json_text(decision),
+                    req.request_id,
+                    req.request_hash,
+                    int(decision.status),
+                    state,
+                    hold.code if hold else None,
+                    hold.reason if hold else None,
+                    decision.policy_version,
+                    at,
+                    at,
+                )
             )
             line_rows.extend(
-                {
-                    "order_id": oid,
-                    "position": i,
-                    "line_id": ln.line_id,
-                    "sku": ln.sku,
-                    "quantity": ln.quantity,
-                }
-                for i, ln in enumerate(order.lines)
+                (oid, i, ln.line_id, ln.sku, ln.quantity) for i, ln in enumerate(order.lines)
             )
+            service_level = int(order.service_level)
             for n, shipment in enumerate(decision.shipments, start=1):
-                if shipment.warehouse_id not in known_warehouses:
-                    raise ValueError(f"decision ships from unknown {shipment.warehouse_id!r}")
+                wid = shipment.warehouse_id
+                if wid not in known_warehouses:
+                    raise ValueError(f"decision ships from unknown {wid!r}")
                 fid = fulfillment_order_id(oid, n)
                 fo_rows.append(
-                    {
-                        "fulfillment_order_id": fid,
-                        "order_id": oid,
-                        "warehouse_id": shipment.warehouse_id,
-                        "state": FulfillmentState.RESERVED.value,
-                        "distance_km": float(shipment.distance_km),
-                        "ship_by": shipment.ship_by,
-                        "deliver_by": shipment.deliver_by,
-                        "service_level": int(order.service_level),
-                        "created_at": now,
-                        "updated_at": now,
-                    }
+                    (
+                        fid,
+                        oid,
+                        wid,
+                        reserved_state,
+                        float(shipment.distance_km),
+                        bind_time(shipment.ship_by),
+                        bind_time(shipment.deliver_by),
+                        service_level,
+                        at,
+                        at,
+                    )
                 )
                 for position, a in enumerate(shipment.lines):
-                    alloc_rows.append(
-                        {
-                            "fulfillment_order_id": fid,
-                            "position": position,
-                            "line_id": a.line_id,
-                            "sku": a.sku,
-                            "quantity": int(a.quantity),
-                            "warehouse_id": shipment.warehouse_id,
-                            "channel": order.channel,
-                        }
-                    )
-                    delta[shipment.warehouse_id, a.sku] += int(a.quantity)
-                    channel_delta[shipment.warehouse_id, a.sku, order.channel] += int(a.quantity)
-            event_rows.append(
-                {
-                    "order_id": oid,
-                    "fulfillment_order_id": None,
-                    "at": now,
-                    "kind": state.value,
-                    "detail": _route_event_detail(decision),
-                }
-            )
+                    quantity = int(a.quantity)
+                    alloc_rows.append((fid, position, a.line_id, a.sku, quantity, wid, channel))
+                    delta[wid, a.sku] += quantity
+                    channel_delta[wid, a.sku, channel] += quantity
+            event_rows.append((oid, None, at, state, _route_event_detail(decision)))
         if order_rows:
-            self._ensure_channels(conn, {r["channel"] for r in order_rows}, now)
-            insert_dicts(conn, t.orders, order_rows)
-            insert_dicts(conn, t.order_lines, line_rows)
+            self._ensure_channels(conn, channels, now)
+            insert_prepared(conn, t.orders, _ORDER_COLUMNS, order_rows)
+            insert_prepared(conn, t.order_lines, _LINE_COLUMNS, line_rows)
         if fo_rows:
-            insert_dicts(conn, t.fulfillment_orders, fo_rows)
-            insert_dicts(conn, t.allocations, alloc_rows)
+            insert_prepared(conn, t.fulfillment_orders, _FO_COLUMNS, fo_rows)
+            insert_prepared(conn, t.allocations, _ALLOCATION_COLUMNS, alloc_rows)
         self._reserve(conn, delta, channel_delta)
         _outbox.enqueue_quantities(conn, {sku for _, sku in delta}, now)
-        if event_rows:
-            insert_dicts(conn, t.order_events, event_rows)
-        if new_keys:
-            insert_dicts(
-                conn,
-                t.idempotency_keys,
-                [
-                    {
-                        "request_id": rid,
-                        "request_hash": h,
-                        "order_id": oid,
-                        "response": None,
-                        "created_at": now,
-                    }
-                    for rid, (h, oid) in sorted(new_keys.items())
-                ],
-            )
+        insert_prepared(conn, t.order_events, _EVENT_COLUMNS, event_rows)
+        insert_prepared(
+            conn,
+            t.idempotency_keys,
+            _KEY_COLUMNS,
+            [(rid, h, oid, None, at) for rid, (h, oid) in sorted(new_keys.items())],
+        )
 
     def _ensure_channels(self, conn: Connection, names: set[str], now: dt.datetime) -> None:
         missing = sorted(names - self._ensured_channels)
@@ -783,30 +892,38 @@ class Store:
         delta: dict[tuple[str, str], int],
         channel_delta: dict[tuple[str, str, str], int],
     ) -> None:
-        """Add reservations with a guarded update; any row that would oversell aborts the batch."""
-        params = [
-            {"w": w, "s": s, "n": n}
-            for (w, s), n in sorted(delta.items(), key=lambda item: _lock_key(item[0]))
-            if n != 0
-        ]
-        if params:
-            st = t.stock.c
-            result = conn.execute(
-                t.stock.update()
-                .where(
-                    st.warehouse_id == sa.bindparam("w"),
-                    st.sku == sa.bindparam("s"),
-                    st.on_hand - st.reserved >= sa.bindparam("n"),
+        """Add reservations with a guarded update; any row that would oversell aborts the batch.
+
+        Cells go in the global lock order (sku, warehouse_id). On PostgreSQL the whole batch is
+        one ``UPDATE ... FROM unnest(...)`` (its rows are already locked by :meth:`_stock_table`,
+        in that order); on SQLite one executemany under the write lock. Either way the guard
+        ``on_hand - reserved >= n`` is in the statement and the row count is checked.
+        """
+        cells = sorted(
+            ((s, w, n) for (w, s), n in delta.items() if n != 0), key=lambda c: (c[0], c[1])
+        )
+        if cells:
+            if self._dialect == "postgresql":
+                result = conn.exec_driver_sql(
+                    _PG_RESERVE,
+                    ([w for _, w, _ in cells], [s for s, _, _ in cells], [n for _, _, n in cells]),
                 )
-                .values(reserved=st.reserved + sa.bindparam("n")),
-                params,
-            )
-            if result.rowcount != len(params):
+            else:
+                result = conn.exec_driver_sql(_SQLITE_RESERVE, [(n, w, s, n) for s, w, n in cells])
+            if result.rowcount != len(cells):
                 raise OversellError(
-                    f"{len(params) - result.rowcount} of {len(params)} reservations exceed "
+                    f"{len(cells) - result.rowcount} of {len(cells)} reservations exceed "
                     "available stock; nothing was committed"
                 )
-        self._adjust_channel_reserved(conn, channel_delta, sign=+1)
+        by_channel = sorted((w, s, c, n) for (w, s, c), n in channel_delta.items() if n != 0)
+        if not by_channel:
+            return
+        if self._dialect == "postgresql":
+            conn.exec_driver_sql(
+                _PG_ADD_CHANNEL_RESERVED, tuple(list(col) for col in zip(*by_channel, strict=True))
+            )
+        else:
+            conn.exec_driver_sql(_SQLITE_ADD_CHANNEL_RESERVED, by_channel)
 
     def _adjust_channel_reserved(
         self, conn: Connection, channel_delta: dict[tuple[str, str, str], int], *, sign: int
@@ -939,6 +1056,9 @@ class Store:
                 )
             )
         decision = decision_from_json(row["decision"])
+        hold = decision.hold
+        if hold is None and row["hold_code"]:  # set later, by a re-route that found no warehouse
+            hold = Hold(row["hold_code"], row["hold_reason"] or "")
         return StoredOrder(
             order_id=oid,
             order=order_from_json(row["payload"]),
@@ -946,7 +1066,7 @@ class Store:
             state=OrderState(row["state"]),
             fulfillment_orders=tuple(fos),
             unfilled=decision.unfilled,
-            hold=decision.hold,
+            hold=hold,
             policy_version=row["policy_version"],
             created_at=row["created_at"],
             events=events,
@@ -971,22 +1091,47 @@ class Store:
             return []
         ids = [r["fulfillment_order_id"] for r in rows]
         lines: dict[str, list[Allocation]] = defaultdict(list)
+        remaining: dict[str, list[Allocation]] = defaultdict(list)
         a = t.allocations.c
         for r in conn.execute(
-            sa.select(a.fulfillment_order_id, a.line_id, a.sku, a.quantity)
+            sa.select(a.fulfillment_order_id, a.line_id, a.sku, a.quantity, a.shipped)
             .where(a.fulfillment_order_id.in_(ids))
             .order_by(a.fulfillment_order_id, a.position)
         ):
             lines[r.fulfillment_order_id].append(Allocation(r.line_id, r.sku, int(r.quantity)))
+            if r.quantity > r.shipped:
+                remaining[r.fulfillment_order_id].append(
+                    Allocation(r.line_id, r.sku, int(r.quantity) - int(r.shipped))
+                )
         ships: dict[str, list[Shipment]] = defaultdict(list)
         sh = t.shipments.c
+        sl = t.shipment_lines.c
+        package: dict[int, list[Allocation]] = defaultdict(list)
+        for p in conn.execute(
+            sa.select(sl.shipment_id, sl.line_id, sl.sku, sl.quantity)
+            .join(t.shipments, sh.shipment_id == sl.shipment_id)
+            .where(sh.fulfillment_order_id.in_(ids))
+            .order_by(sl.shipment_id, sl.position)
+        ):
+            package[int(p.shipment_id)].append(Allocation(p.line_id, p.sku, int(p.quantity)))
         for r in conn.execute(
-            sa.select(sh.fulfillment_order_id, sh.carrier, sh.tracking_number, sh.shipped_at)
+            sa.select(
+                sh.shipment_id,
+                sh.fulfillment_order_id,
+                sh.carrier,
+                sh.tracking_number,
+                sh.shipped_at,
+            )
             .where(sh.fulfillment_order_id.in_(ids))
             .order_by(sh.shipment_id)
         ):
             ships[r.fulfillment_order_id].append(
-                Shipment(r.carrier, r.tracking_number, r.shipped_at)
+                Shipment(
+                    r.carrier,
+                    r.tracking_number,
+                    r.shipped_at,
+                    tuple(package.get(int(r.shipment_id), ())),
+                )
             )
         result = [
             StoredFulfillmentOrder(
@@ -1002,6 +1147,12 @@ class Store:
                 deliver_by=r["deliver_by"],
                 service_level=ServiceLevel(r["service_level"]),
                 shipments=tuple(ships[r["fulfillment_order_id"]]),
+                remaining=tuple(remaining[r["fulfillment_order_id"]])
+                if FulfillmentState(r["state"]) in LIVE_FULFILLMENT_STATES
+                else (),
+                released_at=r["released_at"],
+                delivered_at=r["delivered_at"],
+                cancel_reason=r["cancel_reason"],
             )
             for r in rows
         ]
@@ -1023,14 +1174,15 @@ class Store:
     def _live_allocations(
         self, conn: Connection, where: sa.ColumnElement[bool]
     ) -> list[tuple[str, str, str, int]]:
+        """(warehouse, sku, channel, units still reserved) of live fulfillment orders."""
         a = t.allocations.c
         fo = t.fulfillment_orders.c
         return [
-            (r.warehouse_id, r.sku, r.channel, int(r.quantity))
+            (r.warehouse_id, r.sku, r.channel, int(r.quantity) - int(r.shipped))
             for r in conn.execute(
-                sa.select(a.warehouse_id, a.sku, a.channel, a.quantity)
+                sa.select(a.warehouse_id, a.sku, a.channel, a.quantity, a.shipped)
                 .join(t.fulfillment_orders, fo.fulfillment_order_id == a.fulfillment_order_id)
-                .where(where, fo.state == FulfillmentState.RESERVED.value)
+                .where(where, fo.state.in_(_LIVE_STATES), a.quantity > a.shipped)
             )
         ]
 
@@ -1055,11 +1207,12 @@ class Store:
             state = OrderState(row["state"])
             if state == OrderState.CANCELLED:
                 return CancelResult(oid, state, 0)
-            if state == OrderState.SHIPPED:
+            if state in (OrderState.SHIPPED, OrderState.DELIVERED):
                 raise InvalidStateError(
                     f"order {oid} is {state.value}: a shipped order cannot be cancelled",
                     state.value,
                 )
+            transition(f"order {oid}", state, OrderState.CANCELLED)
             fo = t.fulfillment_orders.c
             allocs = self._live_allocations(conn, fo.order_id == oid)
             self._lock_stock_cells(conn, ((w, s) for w, s, _, _ in allocs))
@@ -1067,8 +1220,12 @@ class Store:
             _outbox.enqueue_quantities(conn, {sku for _, sku, _, _ in allocs}, now)
             conn.execute(
                 t.fulfillment_orders.update()
-                .where(fo.order_id == oid, fo.state == FulfillmentState.RESERVED.value)
-                .values(state=FulfillmentState.CANCELLED.value, updated_at=now)
+                .where(fo.order_id == oid, fo.state.in_(_LIVE_STATES))
+                .values(
+                    state=FulfillmentState.CANCELLED.value,
+                    updated_at=now,
+                    cancel_reason="order cancelled",
+                )
             )
             conn.execute(
                 t.orders.update()
@@ -1095,104 +1252,135 @@ class Store:
         carrier: str,
         tracking_number: str,
         shipped_at: dt.datetime,
+        lines: Sequence[tuple[str, int]] | None = None,
     ) -> tuple[StoredFulfillmentOrder, bool]:
-        """Record that a fulfillment order shipped: its reserved units leave on_hand, once.
+        """Record a package of a fulfillment order: its units leave on_hand, once.
 
-        Returns the fulfillment order and whether it had already been confirmed with this
-        tracking number (then nothing changes). Another tracking number for a shipped fulfillment
-        order, or a cancelled one, raises :class:`InvalidStateError`.
+        ``lines`` ((line_id, quantity), ...) confirms part of it (a first package); None ships
+        everything still unshipped. Returns the fulfillment order and whether this tracking number
+        had already been confirmed for it (then nothing changes). See ``_handoff.confirm_shipment``.
         """
-        if shipped_at.tzinfo is None:
-            raise ValueError("shipped_at must be timezone-aware")
-        fid = fulfillment_order_id
-        now = self._clock()
-        fo = t.fulfillment_orders.c
+        return _handoff.confirm_shipment(
+            self, fulfillment_order_id, carrier, tracking_number, shipped_at, lines
+        )
 
-        def work(conn: Connection) -> tuple[StoredFulfillmentOrder, bool]:
-            owner = conn.execute(
-                sa.select(fo.order_id).where(fo.fulfillment_order_id == fid)
-            ).scalar_one_or_none()
-            if owner is None:
-                raise NotFoundError(f"fulfillment order {fid}")
-            self._lock_order(conn, owner)
-            state = FulfillmentState(
-                conn.execute(sa.select(fo.state).where(fo.fulfillment_order_id == fid)).scalar_one()
-            )
-            if state == FulfillmentState.SHIPPED:
-                current = self._fulfillment_orders(conn, fo.fulfillment_order_id == fid)[0]
-                if any(s.tracking_number == tracking_number for s in current.shipments):
-                    return current, True
-                raise InvalidStateError(
-                    f"fulfillment order {fid} is SHIPPED with another tracking number",
-                    state.value,
-                )
-            if state != FulfillmentState.RESERVED:
-                raise InvalidStateError(
-                    f"fulfillment order {fid} is {state.value}: it cannot ship", state.value
-                )
-            allocs = self._live_allocations(conn, fo.fulfillment_order_id == fid)
-            self._lock_stock_cells(conn, ((w, s) for w, s, _, _ in allocs))
-            self._release(conn, allocs, ship=True)
-            conn.execute(
-                t.fulfillment_orders.update()
-                .where(fo.fulfillment_order_id == fid)
-                .values(state=FulfillmentState.SHIPPED.value, updated_at=now)
-            )
-            conn.execute(
-                t.shipments.insert(),
-                {
-                    "fulfillment_order_id": fid,
-                    "carrier": carrier,
-                    "tracking_number": tracking_number,
-                    "shipped_at": shipped_at,
-                    "created_at": now,
-                },
-            )
-            still_reserved = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(t.fulfillment_orders)
-                .where(fo.order_id == owner, fo.state == FulfillmentState.RESERVED.value)
-            ).scalar_one()
-            order_state = OrderState.PARTIALLY_SHIPPED if still_reserved else OrderState.SHIPPED
-            conn.execute(
-                t.orders.update()
-                .where(t.orders.c.order_id == owner)
-                .values(state=order_state.value, updated_at=now)
-            )
-            conn.execute(
-                t.order_events.insert(),
-                {
-                    "order_id": owner,
-                    "fulfillment_order_id": fid,
-                    "at": now,
-                    "kind": "SHIPPED",
-                    "detail": f"shipped with {carrier}",
-                },
-            )
-            shipped = self._fulfillment_orders(conn, fo.fulfillment_order_id == fid)[0]
-            _outbox.enqueue(
-                conn,
-                shipped.channel,
-                "tracking",
-                f"{fid}:{tracking_number}",
-                {
-                    "order_id": owner,
-                    "channel_order_id": shipped.channel_order_id,
-                    "fulfillment_order_id": fid,
-                    "carrier": carrier,
-                    "tracking_number": tracking_number,
-                    "shipped_at": shipped_at.astimezone(dt.UTC).isoformat(),
-                    "lines": [
-                        {"line_id": a.line_id, "sku": a.sku, "quantity": a.quantity}
-                        for a in shipped.lines
-                    ],
-                },
-                now,
-            )
-            _outbox.enqueue_quantities(conn, {sku for _, sku, _, _ in allocs}, now)
-            return shipped, False
+    def release_fulfillment_orders(
+        self,
+        fulfillment_order_ids: Sequence[str] = (),
+        *,
+        warehouse_id: str | None = None,
+        ship_by_before: dt.datetime | None = None,
+    ) -> list[StoredFulfillmentOrder]:
+        """Hand fulfillment orders to their warehouse (RESERVED -> RELEASED); see
+        ``_handoff.release``."""
+        return _handoff.release(
+            self, fulfillment_order_ids, warehouse_id=warehouse_id, ship_by_before=ship_by_before
+        )
 
-        return self._write(work)
+    def list_released(
+        self, warehouse_id: str, *, released_after: dt.datetime | None = None
+    ) -> list[StoredFulfillmentOrder]:
+        """What waits at ``warehouse_id``: released or partly shipped fulfillment orders, oldest
+        release first (``remaining`` is the pick list)."""
+        return _handoff.list_released(self, warehouse_id, released_after=released_after)
+
+    def mark_delivered(
+        self, fulfillment_order_id: str, delivered_at: dt.datetime
+    ) -> tuple[StoredFulfillmentOrder, bool]:
+        """SHIPPED -> DELIVERED; again answers the same with ``True``."""
+        return _handoff.mark_delivered(self, fulfillment_order_id, delivered_at)
+
+    def cancel_fulfillment_order(
+        self,
+        fulfillment_order_id: str,
+        reason: str,
+        decide: Decide,
+        *,
+        network: Network,
+    ) -> _handoff.RerouteResult:
+        """The warehouse cannot ship it: cancel it and re-route its unshipped lines elsewhere."""
+        return _handoff.cancel_fulfillment_order(
+            self, fulfillment_order_id, reason, decide, network
+        )
+
+    def reroute_shortfalls(
+        self, shortfalls: Sequence[Shortfall], decide: Decide, *, network: Network
+    ) -> list[_handoff.RerouteResult]:
+        """Re-route unreleased fulfillment orders until each shortfall is covered."""
+        return _handoff.reroute_shortfalls(self, shortfalls, decide, network)
+
+    # --- returns (server/store/_returns.py)
+
+    def create_return(
+        self,
+        *,
+        channel: str,
+        channel_rma_id: str,
+        lines: Sequence[tuple[str, str, int]],
+        reason_code: str,
+        reason_text: str = "",
+        order_id: str | None = None,
+        channel_order_id: str | None = None,
+        requested_at: dt.datetime | None = None,
+        authorize: bool = False,
+    ) -> tuple[_returns.StoredReturn, bool]:
+        """A new RMA, idempotent by (channel, channel_rma_id); see ``_returns.create_return``."""
+        return _returns.create_return(
+            self,
+            channel=channel,
+            channel_rma_id=channel_rma_id,
+            order_id=order_id,
+            channel_order_id=channel_order_id,
+            lines=lines,
+            reason_code=reason_code,
+            reason_text=reason_text,
+            requested_at=requested_at,
+            authorize=authorize,
+        )
+
+    def authorize_return(self, return_id: str) -> _returns.StoredReturn:
+        """REQUESTED -> AUTHORIZED (again: unchanged)."""
+        return _returns.authorize_return(self, return_id)
+
+    def receive_return(
+        self,
+        return_id: str,
+        warehouse_id: str,
+        units: Sequence[tuple[str, int, str]],
+        decide_refund: _returns.RefundDecider,
+    ) -> tuple[_returns.StoredReturn, bool]:
+        """Receive, inspect, restock or write off, and queue the refund; see
+        ``_returns.receive_return``."""
+        return _returns.receive_return(self, return_id, warehouse_id, units, decide_refund)
+
+    def get_return(
+        self,
+        return_id: str | None = None,
+        channel: str | None = None,
+        channel_rma_id: str | None = None,
+    ) -> _returns.StoredReturn | None:
+        """The return by id or by (channel, channel RMA id), or None."""
+        return _returns.get_return(self, return_id, channel, channel_rma_id)
+
+    def returns_report_data(
+        self, since: dt.datetime | None, until: dt.datetime
+    ) -> _returns.ReportData:
+        """The facts behind the returns report for returns created in [since, until)."""
+        return _returns.report_data(self, since, until)
+
+    def written_off(self, skus: Sequence[str]) -> dict[tuple[str, str], int]:
+        """Units in the write-off bucket per (warehouse_id, sku) for ``skus``."""
+        w = t.write_offs.c
+        found: dict[tuple[str, str], int] = {}
+        with self._read() as conn:
+            for chunk in _chunks(sorted(set(skus))):
+                for warehouse_id, sku, n in conn.execute(
+                    sa.select(w.warehouse_id, w.sku, sa.func.sum(w.quantity))
+                    .where(w.sku.in_(chunk))
+                    .group_by(w.warehouse_id, w.sku)
+                ):
+                    found[warehouse_id, sku] = int(n)
+        return found
 
     # --- outbox
 
@@ -1299,9 +1487,11 @@ class Store:
             a = t.allocations.c
             fo = t.fulfillment_orders.c
             live = (
-                sa.select(a.warehouse_id, a.sku, a.channel, sa.func.sum(a.quantity).label("n"))
+                sa.select(
+                    a.warehouse_id, a.sku, a.channel, sa.func.sum(a.quantity - a.shipped).label("n")
+                )
                 .join(t.fulfillment_orders, fo.fulfillment_order_id == a.fulfillment_order_id)
-                .where(fo.state == FulfillmentState.RESERVED.value)
+                .where(fo.state.in_(_LIVE_STATES))
                 .group_by(a.warehouse_id, a.sku, a.channel)
             )
             live_by_cell: dict[tuple[str, str], int] = defaultdict(int)
@@ -1426,8 +1616,20 @@ def _sqlite_engine(url: sa.URL) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
-            # FULL: a committed order survives power loss too (it is the reservation ledger).
+            # FULL: every acknowledged route survives a power loss or OS crash, not only a crash
+            # of the process. NORMAL would save one fsync per commit (about 12 ms here, a few % of
+            # a 1,000-order batch) but could roll back the last commits after a power loss, and a
+            # caller that saw its order acknowledged must be able to rely on it.
             cursor.execute("PRAGMA synchronous=FULL")
+            # A page cache large enough for the hot index pages of a routed batch (KiB; the
+            # cache grows only as pages are used). Temporary b-trees stay in memory.
+            cursor.execute("PRAGMA cache_size=-32768")
+            cursor.execute("PRAGMA temp_store=MEMORY")
+            # Checkpoint the WAL every ~40 MB rather than every 4 MB: a routed batch of 1,000
+            # orders dirties a few thousand pages, so the default checkpointed (and fsynced the
+            # database file) on nearly every batch; fewer, larger checkpoints write each hot index
+            # page once. Durability is the WAL's and is unchanged.
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")
         finally:
             cursor.close()
 

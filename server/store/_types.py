@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine import Allocation, Hold, Order, RouteDecision, RouteStatus, ServiceLevel, Unfilled
@@ -42,19 +42,26 @@ def fulfillment_order_id(order_id: str, n: int) -> str:
 class OrderState(enum.StrEnum):
     """Where an order is in its life (stored as text)."""
 
+    RECEIVED = "RECEIVED"  # known, not yet decided (the state machine's start)
     ROUTED = "ROUTED"  # some units reserved, nothing shipped yet
+    RELEASED = "RELEASED"  # handed to the warehouse(s): pick lists are out
     BACKORDERED = "BACKORDERED"
     HELD = "HELD"
     PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
     SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
     CANCELLED = "CANCELLED"
 
 
 class FulfillmentState(enum.StrEnum):
-    """Where a fulfillment order is: its reservation is live only while RESERVED."""
+    """Where a fulfillment order is: its unshipped units stay reserved while RESERVED, RELEASED or
+    PARTIALLY_SHIPPED (see ``server/store/_lifecycle.py``)."""
 
     RESERVED = "RESERVED"
+    RELEASED = "RELEASED"  # handed to the warehouse; only then does it appear in ListReleased
+    PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"  # some packages out, units still reserved for the rest
     SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
     CANCELLED = "CANCELLED"
 
 
@@ -83,6 +90,9 @@ class Shipment:
     carrier: str
     tracking_number: str
     shipped_at: dt.datetime
+    # The units in this package (migration 0003). Not part of equality: a shipment is identified by
+    # its carrier, tracking number and time.
+    lines: tuple[Allocation, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,12 @@ class StoredFulfillmentOrder:
     deliver_by: dt.datetime | None
     service_level: ServiceLevel
     shipments: tuple[Shipment, ...] = ()
+    # Lifecycle (migration 0003): the units still to ship (the pick list), and when it was handed
+    # to the warehouse and delivered.
+    remaining: tuple[Allocation, ...] = ()
+    released_at: dt.datetime | None = None
+    delivered_at: dt.datetime | None = None
+    cancel_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ def test_cancel_releases_every_reservation_once(store: Store) -> None:
 
 def test_cancel_of_a_backordered_order_releases_nothing(store: Store) -> None:
     """An order without reservations cancels cleanly with nothing released."""
+    store.sync([("wh-east", "A", 0)])  # known but out of stock: backordered, not held
     [back] = route(store, record(make_order("o1", ("A", 1))))
     assert store.cancel_order(back.order_id) == CancelResult(back.order_id, OrderState.CANCELLED, 0)
 
@@ -182,6 +183,7 @@ def test_stock_totals_and_order_counts(store: Store) -> None:
     """The metric aggregates: units per warehouse and orders per state."""
     routed = _split_order(store)
     store.confirm_shipment(routed.fulfillment_order_ids[1], "UPS", "1Z", NOW)
+    store.sync([("wh-west", "NONE", 0)])  # known but out of stock: backordered, not held
     route(store, record(make_order("o2", ("NONE", 1))))
     assert store.stock_totals() == [("wh-east", 5, 2), ("wh-west", 2, 0)]
     assert store.order_counts() == {"PARTIALLY_SHIPPED": 1, "BACKORDERED": 1}
