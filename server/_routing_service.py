@@ -21,13 +21,67 @@ from server._errors import abort, abort_invalid_argument
 from server._observability import note
 from server._runtime import Runtime
 from server._validate import Violation, validate_route_batch_size, validate_route_request
-from server.store import IdempotencyConflictError, RouteRequestRecord, StoredRoute
+from server.store import (
+    IdempotencyConflictError,
+    ReplanCandidate,
+    RouteRequestRecord,
+    StoredRoute,
+    replan,
+)
 
-__all__ = ["MIN_ROUTE_BUDGET_SECONDS", "RoutingServicer"]
+__all__ = ["MIN_ROUTE_BUDGET_SECONDS", "RoutingServicer", "optimization_budget"]
 
 # Below this much time left, routing would most likely finish after the caller gave up: refuse
 # up front rather than reserve stock for an answer nobody reads.
 MIN_ROUTE_BUDGET_SECONDS = 0.05
+
+
+def validate_replan_request(request: routing_service_pb2.ReplanRequest) -> list[Violation]:
+    """Field violations of a ReplanRequest (blank or repeated order ids, an empty window)."""
+    out: list[Violation] = []
+    seen: set[str] = set()
+    for i, order_id in enumerate(request.order_ids):
+        if not order_id.strip():
+            out.append((f"order_ids[{i}]", "must not be blank"))
+        elif order_id in seen:
+            out.append((f"order_ids[{i}]", f"{order_id!r} is listed twice"))
+        seen.add(order_id)
+    if request.HasField("since") and request.HasField("until"):
+        since, until = request.since, request.until
+        if (since.seconds, since.nanos) >= (until.seconds, until.nanos):
+            out.append(("until", "must be after since"))
+    return out
+
+
+def optimization_budget(
+    request: routing_service_pb2.RouteBatchRequest | routing_service_pb2.ReplanRequest,
+    context: grpc.ServicerContext | None = None,
+) -> tuple[float, list[Violation]]:
+    """The solver's time budget for an optimized batch: ``time_budget`` (default 2 s) capped at
+    ``engine.MAX_TIME_BUDGET_SECONDS`` and at half of what is left of the caller's deadline (the
+    rest is for the greedy pass and the store). A negative or malformed duration is a violation."""
+    budget = engine.DEFAULT_TIME_BUDGET_SECONDS
+    if request.HasField("time_budget"):  # proto3 message field: presence is tracked
+        seconds, nanos = request.time_budget.seconds, request.time_budget.nanos
+        if seconds < 0 or nanos < 0 or nanos >= 1_000_000_000:
+            return 0.0, [("time_budget", "must be a non-negative duration, e.g. 2s")]
+        budget = seconds + nanos / 1e9
+    budget = min(budget, engine.MAX_TIME_BUDGET_SECONDS)
+    remaining = context.time_remaining() if context is not None else None
+    if remaining is not None:
+        budget = min(budget, max(0.0, remaining / 2))
+    return budget, []
+
+
+def report_to_proto(report: engine.OptimizationReport) -> routing_service_pb2.OptimizationReport:
+    return routing_service_pb2.OptimizationReport(
+        objective=report.objective,
+        bound=report.bound,
+        gap=report.gap,
+        components=report.components,
+        fallback_components=list(report.fallback_components),
+        greedy_objective=report.greedy_objective,
+    )
 
 
 def request_hash(request: routing_service_pb2.RouteRequest) -> str:
@@ -112,17 +166,39 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         dry_run: bool,
         policy: engine.Policy,
         network: engine.Network,
+        optimize_budget: float | None = None,
+        reports: list[engine.OptimizationReport] | None = None,
     ) -> list[StoredRoute]:
-        """Route ``entries`` in order in one store call (one transaction per the store's rules)."""
+        """Route ``entries`` in order in one store call (one transaction per the store's rules).
+
+        With ``optimize_budget`` (seconds) the new orders are assigned jointly
+        (:func:`engine.route_optimized`) inside the same transaction, and the optimisation report
+        of the attempt that committed is appended to ``reports``."""
         runtime = self._runtime
         router = runtime.router(network, policy)
         explain = dry_run or any(e.request.explain for e in entries)
         # Read outside the store's write transaction: it is catalog data, not stock.
         sku_tags = runtime.sku_tags([line.sku for e in entries for line in e.order.lines])
 
+        attempt: list[engine.OptimizationReport] = []
+
         def decide(
             orders: Sequence[engine.Order], stock: engine.StockTable
         ) -> list[engine.RouteDecision]:
+            if optimize_budget is not None:
+                optimized = engine.route_optimized(
+                    router,
+                    list(orders),
+                    stock,
+                    now=runtime.clock(),
+                    time_budget_s=optimize_budget,
+                    explain=explain,
+                    commit=True,
+                    sku_tags=sku_tags,
+                )
+                # The store retries a conflicting transaction from scratch: keep the last try.
+                attempt[:] = [optimized.report]
+                return optimized.decisions
             return router.route(
                 list(orders),
                 stock,
@@ -139,6 +215,8 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             for e in entries
         ]
         results = runtime.store.route(records, decide, network=network, dry_run=dry_run)
+        if reports is not None:
+            reports.append(attempt[0] if attempt else engine.OptimizationReport.empty())
         if not dry_run:
             for stored in results:
                 if stored.decision is not None and not stored.replayed:
@@ -172,6 +250,63 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         note(status=types_pb2.RouteStatus.Name(response.status), replayed=response.replayed)
         return response
 
+    def Replan(
+        self, request: routing_service_pb2.ReplanRequest, context: grpc.ServicerContext
+    ) -> routing_service_pb2.ReplanResponse:
+        """Re-solve reserved, unreleased orders jointly; move only what lowers the cost."""
+        note(orders=len(request.order_ids), dry_run=request.dry_run)
+        violations = validate_replan_request(request)
+        budget, bad_budget = optimization_budget(request, context)
+        violations.extend(bad_budget)
+        if violations:
+            abort_invalid_argument(context, violations, reason="REPLAN_INVALID")
+        check_deadline(context)
+        runtime = self._runtime
+        policy = runtime.policies.current()
+        network = runtime.network()
+        router = runtime.router(network, policy)
+        attempt: list[engine.OptimizationReport] = []
+
+        def decide(
+            candidates: Sequence[ReplanCandidate], stock: engine.StockTable
+        ) -> dict[int, engine.RouteDecision]:
+            outcome = engine.replan_orders(
+                router,
+                [c.order for c in candidates],
+                [c.allocations for c in candidates],
+                stock,
+                now=runtime.clock(),
+                time_budget_s=budget,
+                sku_tags=runtime.sku_tags([ln.sku for c in candidates for ln in c.order.lines]),
+            )
+            attempt[:] = [outcome.report]  # the store may retry the transaction: keep the last
+            return outcome.moved
+
+        result = replan(
+            runtime.store,
+            decide,
+            network=network,
+            order_ids=list(request.order_ids),
+            since=_convert.datetime_from_proto(request.since)
+            if request.HasField("since")
+            else None,
+            until=_convert.datetime_from_proto(request.until)
+            if request.HasField("until")
+            else None,
+            dry_run=request.dry_run,
+        )
+        report = attempt[0] if attempt else engine.OptimizationReport.empty()
+        note(moved=len(result.moved_order_ids), considered=result.orders_considered)
+        return routing_service_pb2.ReplanResponse(
+            shipments_before=result.shipments_before,
+            shipments_after=result.shipments_after,
+            distance_km_before=result.distance_km_before,
+            distance_km_after=result.distance_km_after,
+            moved_order_ids=list(result.moved_order_ids),
+            report=report_to_proto(report),
+            orders_considered=result.orders_considered,
+        )
+
     def RouteBatch(
         self, request: routing_service_pb2.RouteBatchRequest, context: grpc.ServicerContext
     ) -> routing_service_pb2.RouteBatchResponse:
@@ -179,13 +314,11 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         too_big = validate_route_batch_size(request)
         if too_big:
             abort_invalid_argument(context, too_big, reason="BATCH_TOO_LARGE")
+        optimize_budget: float | None = None
         if request.optimize:
-            abort(
-                context,
-                grpc.StatusCode.UNIMPLEMENTED,
-                "optimize=true (joint batch assignment) is not available on this server yet",
-                reason="OPTIMIZER_UNAVAILABLE",
-            )
+            optimize_budget, bad_budget = optimization_budget(request, context)
+            if bad_budget:
+                abort_invalid_argument(context, bad_budget, reason="TIME_BUDGET_INVALID")
         check_deadline(context)
         self._runtime.metrics.batch_size.observe(len(request.requests))
         policy = self._runtime.policies.current()
@@ -202,6 +335,8 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
 
         # One store call per run of entries with the same dry_run flag, in request order, so later
         # orders see the stock that earlier ones took (and a dry run sees what was committed).
+        # Optimized, each run is one joint problem; their reports add up.
+        reports: list[engine.OptimizationReport] = []
         start = 0
         while start < len(valid):
             end = start
@@ -209,7 +344,14 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
                 end += 1
             run = valid[start:end]
             dry_run = run[0].request.dry_run
-            results = self._route(run, dry_run=dry_run, policy=policy, network=network)
+            results = self._route(
+                run,
+                dry_run=dry_run,
+                policy=policy,
+                network=network,
+                optimize_budget=optimize_budget,
+                reports=reports if optimize_budget is not None else None,
+            )
             for entry, stored in zip(run, results, strict=True):
                 prefix = f"requests[{entry.position}]."
                 if isinstance(stored.error, IdempotencyConflictError):
@@ -229,4 +371,15 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             name = types_pb2.RouteStatus.Name(r.status)
             statuses[name] = statuses.get(name, 0) + 1
         note(statuses=statuses)
-        return routing_service_pb2.RouteBatchResponse(responses=done)
+        response = routing_service_pb2.RouteBatchResponse(responses=done)
+        if request.optimize:
+            report = engine.OptimizationReport.empty()
+            for part in reports:
+                report = report.combine(part)
+            response.optimization.CopyFrom(report_to_proto(report))
+            note(
+                optimize_objective=round(report.objective, 3),
+                optimize_gap=round(report.gap, 6),
+                optimize_fallbacks=len(report.fallback_components),
+            )
+        return response

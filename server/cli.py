@@ -20,7 +20,13 @@ __all__ = ["build_parser", "main"]
 _log = logging.getLogger("sortyard.cli")
 
 # Modules that may add a subcommand through ``add_subparser(subparsers) -> None``.
-OPTIONAL_SUBCOMMANDS = ("rules.cli", "adapters.amazon.cli", "benchmarks.cli")
+OPTIONAL_SUBCOMMANDS = (
+    "rules.cli",
+    "adapters.amazon.cli",
+    "benchmarks.cli",
+    "server._replay",
+    "server._report",
+)
 DEFAULT_DB = "sqlite:///sortyard.db"
 DEFAULT_SERVER = "127.0.0.1:50051"
 EXIT_USAGE = 2

@@ -51,7 +51,7 @@ def test_reflection_lists_and_describes_our_services(sortyard_channel: grpc.Chan
     }
     pool = DescriptorPool(database)
     routing = pool.FindServiceByName("sortyard.v1.RoutingService")
-    assert {m.name for m in routing.methods} == {"Route", "RouteBatch"}
+    assert {m.name for m in routing.methods} == {"Route", "RouteBatch", "Replan"}
     assert pool.FindMessageTypeByName("sortyard.v1.Order").fields_by_name["ship_to"]
 
 
