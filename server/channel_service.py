@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, cast
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -19,6 +19,10 @@ from sortyard.v1 import channel_service_pb2, channel_service_pb2_grpc, types_pb2
 
 import engine
 from server._errors import abort_invalid_argument
+from server.store import _outbox
+
+if TYPE_CHECKING:
+    from server.store import Store
 
 __all__ = ["AvailabilityFn", "ChannelServicer", "OutboxStore", "runtime_availability"]
 
@@ -28,6 +32,7 @@ AvailabilityFn = Callable[[str, Sequence[str]], Mapping[str, int]]
 _KIND_NAMES = {
     channel_service_pb2.UPDATE_KIND_TRACKING: "tracking",
     channel_service_pb2.UPDATE_KIND_QUANTITY: "quantity",
+    channel_service_pb2.UPDATE_KIND_REFUND: "refund",
 }
 _KINDS_BY_NAME = {v: k for k, v in _KIND_NAMES.items()}
 DEFAULT_LIMIT = 100
@@ -172,7 +177,10 @@ class ChannelServicer(channel_service_pb2_grpc.ChannelServiceServicer):
         for n, kind in enumerate(request.kinds):
             if kind not in _KIND_NAMES:
                 violations.append(
-                    (f"kinds[{n}]", "must be UPDATE_KIND_TRACKING or UPDATE_KIND_QUANTITY")
+                    (
+                        f"kinds[{n}]",
+                        "must be UPDATE_KIND_TRACKING, UPDATE_KIND_QUANTITY or UPDATE_KIND_REFUND",
+                    )
                 )
         lease = request.lease.ToTimedelta().total_seconds() if request.HasField("lease") else 0.0
         if lease < 0:
@@ -182,10 +190,10 @@ class ChannelServicer(channel_service_pb2_grpc.ChannelServiceServicer):
         kinds = [_KIND_NAMES[k] for k in request.kinds] or list(_KINDS_BY_NAME)
         if request.channel not in self._registered:
             # An adapter pulling for a channel makes it known: from now on every stock change
-            # queues that channel's quantities too, even before its first order.
-            register = getattr(self._store, "register_channels", None)
-            if callable(register):
-                register([request.channel])
+            # queues that channel's quantities too, even before its first order. The first time
+            # ever, every stocked SKU is queued as well (in the same transaction), or SKUs nobody
+            # touches afterwards would never reach the channel.
+            self._resync(request.channel, only_if_new=True)
             self._registered.add(request.channel)
         entries = self._store.pull_outbox(
             request.channel, kinds, request.limit or DEFAULT_LIMIT, lease or DEFAULT_LEASE_SECONDS
@@ -206,6 +214,8 @@ class ChannelServicer(channel_service_pb2_grpc.ChannelServiceServicer):
                 update.created_at.CopyFrom(created)
             if entry.kind == "tracking":
                 update.tracking.CopyFrom(self._tracking(entry))
+            elif entry.kind == "refund":
+                update.refund.CopyFrom(_refund(entry))
             else:
                 sku = str(entry.payload["sku"])
                 update.quantity.CopyFrom(
@@ -217,6 +227,28 @@ class ChannelServicer(channel_service_pb2_grpc.ChannelServiceServicer):
                 )
             updates.append(update)
         return channel_service_pb2.PullUpdatesResponse(updates=updates)
+
+    def _resync(self, channel: str, *, only_if_new: bool) -> tuple[int, int]:
+        if hasattr(self._store, "_write") and hasattr(self._store, "_clock"):
+            return _outbox.request_resync(
+                cast("Store", self._store), channel, only_if_new=only_if_new
+            )
+        # A store without transactions of its own (a test double): registration only.
+        register = getattr(self._store, "register_channels", None)
+        if callable(register):
+            register([channel])
+        return 0, 0
+
+    def RequestResync(
+        self, request: channel_service_pb2.RequestResyncRequest, context: grpc.ServicerContext
+    ) -> channel_service_pb2.RequestResyncResponse:
+        if not request.channel.strip():
+            _abort_invalid(context, [("channel", "required")])
+        if len(request.channel) > 64:
+            _abort_invalid(context, [("channel", "at most 64 characters")])
+        queued, skus = self._resync(request.channel, only_if_new=False)
+        self._registered.add(request.channel)
+        return channel_service_pb2.RequestResyncResponse(queued=queued, skus=skus)
 
     def AckUpdates(
         self, request: channel_service_pb2.AckUpdatesRequest, context: grpc.ServicerContext
@@ -241,6 +273,29 @@ class ChannelServicer(channel_service_pb2_grpc.ChannelServiceServicer):
         except KeyError:  # the store's NotFoundError: unknown, or acknowledged meanwhile
             context.abort(grpc.StatusCode.NOT_FOUND, f"no pending update {request.update_id}")
         return channel_service_pb2.NackUpdatesResponse()
+
+
+def _refund(entry: Any) -> channel_service_pb2.RefundUpdate:
+    """A refund entry as the lifecycle queues it (server/store/_returns.py, dedup key = RMA)."""
+    p: Mapping[str, Any] = entry.payload
+    return channel_service_pb2.RefundUpdate(
+        return_id=str(p.get("return_id", "")),
+        rma_id=str(p.get("rma_id") or entry.dedup_key),
+        order_id=str(p.get("order_id", "")),
+        channel_order_id=str(p.get("channel_order_id", "")),
+        reason_code=str(p.get("reason_code", "")),
+        lines=[
+            channel_service_pb2.RefundLine(
+                line_id=str(line.get("line_id", "")),
+                sku=str(line.get("sku", "")),
+                quantity=int(line.get("quantity", 0)),
+                condition=str(line.get("condition", "")),
+                percent=int(line.get("percent", 0)),
+                rule=str(line.get("rule", "")),
+            )
+            for line in p.get("lines") or []
+        ],
+    )
 
 
 def _parse_ids(context: grpc.ServicerContext, values: Sequence[str], field: str) -> list[int]:

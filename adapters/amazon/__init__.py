@@ -17,7 +17,13 @@ from adapters.amazon._credentials import (
 )
 from adapters.amazon._demo import run_amazon_demo
 from adapters.amazon._feeds import FeedOutcome, build_quantity_feed, read_processing_report
-from adapters.amazon._gateway import RetryPolicy, SpApiError, SpApiGateway, SpApiUnavailableError
+from adapters.amazon._gateway import (
+    RetryPolicy,
+    SpApiError,
+    SpApiGateway,
+    SpApiOutcomeUnknownError,
+    SpApiUnavailableError,
+)
 from adapters.amazon._metrics import AdapterMetrics
 from adapters.amazon._orders import (
     AmazonLine,
@@ -28,13 +34,27 @@ from adapters.amazon._orders import (
     to_sortyard_order,
 )
 from adapters.amazon._rates import PUBLISHED_RATES, UsagePlan
+from adapters.amazon._refunds import (
+    PAYMENT_ADJUSTMENT_FEED,
+    RefundItem,
+    build_adjustment_feed,
+    read_adjustment_report,
+)
+from adapters.amazon._returns_report import (
+    RETURNS_REPORT_TYPE,
+    AmazonReturn,
+    ReturnsReportError,
+    parse_returns_report,
+)
 from adapters.amazon._runner import AdapterOptions, build_adapter, run_adapter
 from adapters.amazon._skus_csv import CatalogCsvError, read_catalog_csv
 from adapters.amazon._state import AdapterState
 from adapters.amazon._throttle import RateLimiter, TokenBucket
 
 __all__ = [
+    "PAYMENT_ADJUSTMENT_FEED",
     "PUBLISHED_RATES",
+    "RETURNS_REPORT_TYPE",
     "AdapterConfig",
     "AdapterMetrics",
     "AdapterOptions",
@@ -42,6 +62,7 @@ __all__ = [
     "AmazonAdapter",
     "AmazonLine",
     "AmazonOrder",
+    "AmazonReturn",
     "CatalogCsvError",
     "CredentialsError",
     "CycleReport",
@@ -50,20 +71,26 @@ __all__ = [
     "NotificationError",
     "OrderMappingError",
     "RateLimiter",
+    "RefundItem",
     "RetryPolicy",
+    "ReturnsReportError",
     "Secret",
     "SecretRedactingFilter",
     "SpApiError",
     "SpApiGateway",
+    "SpApiOutcomeUnknownError",
     "SpApiUnavailableError",
     "TokenBucket",
     "UsagePlan",
     "build_adapter",
+    "build_adjustment_feed",
     "build_quantity_feed",
     "carrier_code",
     "from_orders_2026",
     "from_orders_v0",
     "load_credentials",
+    "parse_returns_report",
+    "read_adjustment_report",
     "read_catalog_csv",
     "read_processing_report",
     "run_adapter",

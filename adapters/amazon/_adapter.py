@@ -1,4 +1,5 @@
-"""The Amazon adapter's cycle: orders in, tracking out, quantities out.
+"""The Amazon adapter's cycle: orders in, tracking out, quantities out (returns in, refunds out
+and FBA inventory in are in `_lifecycle.py`).
 
 Nothing lost, nothing twice:
 - Orders in: the poll watermark advances only after every page was read and every order acted
@@ -32,6 +33,8 @@ from sortyard.v1 import (
     channel_service_pb2_grpc,
     fulfillment_service_pb2,
     fulfillment_service_pb2_grpc,
+    inventory_service_pb2_grpc,
+    returns_service_pb2_grpc,
     routing_service_pb2,
     routing_service_pb2_grpc,
     types_pb2,
@@ -39,6 +42,7 @@ from sortyard.v1 import (
 
 from adapters.amazon._feeds import build_quantity_feed, read_processing_report
 from adapters.amazon._gateway import SpApiError, SpApiGateway, SpApiUnavailableError
+from adapters.amazon._lifecycle import LifecyclePhases
 from adapters.amazon._orders import (
     CHANNEL,
     AmazonOrder,
@@ -88,6 +92,18 @@ class AdapterConfig:
     feed_poll_interval: float = 5.0
     feed_wait: float = 120.0  # per cycle; a feed still running is picked up again next cycle
     rpc_timeout: float = 30.0
+    # Returns report: how often, how far back the first time, and the overlap of windows (its
+    # rows carry dates, not times). A return that cannot be created yet is retried with each
+    # report, up to max_return_attempts times (a day at the default interval).
+    returns_interval: timedelta = timedelta(minutes=30)
+    initial_returns_lookback: timedelta = timedelta(days=30)
+    returns_overlap: timedelta = timedelta(days=2)
+    max_return_attempts: int = 48
+    fba_interval: timedelta = timedelta(minutes=30)
+    # Refunds are pulled under a long lease: while their feed is at Amazon no other adapter may
+    # take them (money must not go out twice); this adapter's own restart resumes from its state.
+    refund_lease: timedelta = timedelta(hours=2)
+    resync: bool = False  # ask the server for every SKU's quantity on the first cycle
 
 
 @dataclass
@@ -104,6 +120,17 @@ class CycleReport:
     quantities_accepted: int = 0
     quantities_failed: int = 0
     feed_pending: bool = False
+    resync_queued: int = 0
+    returns_created: int = 0
+    returns_replayed: int = 0
+    returns_waiting: int = 0
+    returns_failed: int = 0
+    returns_pending: bool = False  # a returns report still being prepared at Amazon
+    refunds_accepted: int = 0
+    refunds_failed: int = 0
+    refunds_pending: bool = False
+    fba_skus: int = 0
+    fba_unmapped: int = 0
     incomplete: bool = False  # some phase gave up on Amazon this cycle
 
 
@@ -126,7 +153,7 @@ def carrier_code(carrier: str) -> str:
     return _CARRIER_CODES.get(carrier.strip().lower(), "Other")
 
 
-class AmazonAdapter:
+class AmazonAdapter(LifecyclePhases):
     def __init__(
         self,
         config: AdapterConfig,
@@ -149,6 +176,12 @@ class AmazonAdapter:
         self._fulfillment = grpc_stub(fulfillment_service_pb2_grpc.FulfillmentServiceStub, channel)
         self._channel = grpc_stub(channel_service_pb2_grpc.ChannelServiceStub, channel)
         self._catalog = grpc_stub(catalog_service_pb2_grpc.CatalogServiceStub, channel)
+        self._inventory = grpc_stub(inventory_service_pb2_grpc.InventoryServiceStub, channel)
+        self._returns = grpc_stub(returns_service_pb2_grpc.ReturnsServiceStub, channel)
+        self._returns_available = True
+        self._fba_available = True
+        # No checkpoint yet (a first start), or told to: every SKU's quantity goes out once.
+        self._resync_pending = config.resync or not state.watermark
         self._catalog_available = True
         self._outbox_available = True
         self._unreadable: list[str] = []
@@ -157,9 +190,20 @@ class AmazonAdapter:
     def run_cycle(self) -> CycleReport:
         report = CycleReport()
         self._drain_notification_queue()
+        if self._resync_pending:
+            report.resync_queued = self.request_resync()
+            self._resync_pending = False
         # An Amazon outage in one direction must not stop the others; each resumes from its
         # checkpoint next cycle. Server (gRPC) errors do stop the cycle: nothing can proceed.
-        for phase in (self.ingest_orders, self.push_tracking, self.push_quantities):
+        phases = (
+            self.ingest_orders,
+            self.push_tracking,
+            self.push_quantities,
+            self.ingest_returns,
+            self.push_refunds,
+            self.sync_fba,
+        )
+        for phase in phases:
             try:
                 phase(report)
             except SpApiUnavailableError as exc:
@@ -173,10 +217,14 @@ class AmazonAdapter:
         self.metrics.cycles.inc()
         log.info(
             "cycle done: seen=%d routed=%d cancelled=%d waiting=%d fba=%d rejected=%d confirmed=%d "
-            "confirm_failed=%d quantities_accepted=%d quantities_failed=%d feed_pending=%s",
+            "confirm_failed=%d quantities_accepted=%d quantities_failed=%d feed_pending=%s "
+            "returns_created=%d returns_waiting=%d refunds_accepted=%d refunds_failed=%d "
+            "fba_skus=%d",
             report.orders_seen, report.routed, report.cancelled, report.waiting,
             report.amazon_fulfilled, report.rejected, report.confirmed, report.confirm_failed,
             report.quantities_accepted, report.quantities_failed, report.feed_pending,
+            report.returns_created, report.returns_waiting, report.refunds_accepted,
+            report.refunds_failed, report.fba_skus,
         )  # fmt: skip
         return report
 
@@ -413,14 +461,20 @@ class AmazonAdapter:
 
     # == tracking out ==============================================================================
     def _pull(
-        self, kind: channel_service_pb2.UpdateKind, limit: int
+        self,
+        kind: channel_service_pb2.UpdateKind,
+        limit: int,
+        lease: timedelta | None = None,
     ) -> list[channel_service_pb2.ChannelUpdate]:
         if not self._outbox_available:
             return []
         try:
             response = self._channel.PullUpdates(
                 channel_service_pb2.PullUpdatesRequest(
-                    channel=CHANNEL, kinds=[kind], limit=limit, lease=_duration(self.config.lease)
+                    channel=CHANNEL,
+                    kinds=[kind],
+                    limit=limit,
+                    lease=_duration(lease or self.config.lease),
                 ),
                 timeout=self.config.rpc_timeout,
             )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from sp_api.api import Feeds, ListingsItems, Orders
+from sp_api.api import Feeds, Inventories, ListingsItems, Orders, Reports
 from sp_api.base import ApiResponse, SellingApiException
 
 from adapters.amazon._credentials import LwaCredentials
@@ -26,7 +26,13 @@ from adapters.amazon._lwa import TokenState, token_client_class
 from adapters.amazon._metrics import AdapterMetrics
 from adapters.amazon._throttle import RateLimiter
 
-__all__ = ["RetryPolicy", "SpApiError", "SpApiGateway", "SpApiUnavailableError"]
+__all__ = [
+    "RetryPolicy",
+    "SpApiError",
+    "SpApiGateway",
+    "SpApiOutcomeUnknownError",
+    "SpApiUnavailableError",
+]
 
 log = logging.getLogger("sortyard.adapters.amazon")
 T = TypeVar("T")
@@ -50,6 +56,11 @@ class SpApiError(RuntimeError):
 
 class SpApiUnavailableError(RuntimeError):
     """Throttled, failing or unreachable after every attempt: try again in a later cycle."""
+
+
+class SpApiOutcomeUnknownError(SpApiUnavailableError):
+    """A call that must not be repeated blindly failed in a way that may have come after Amazon
+    applied it (5xx, a lost answer): the caller has to find out before trying again."""
 
 
 @dataclass(frozen=True)
@@ -104,20 +115,50 @@ class SpApiGateway:
         self.orders_v0 = Orders(marketplace, **common)
         self.feeds = Feeds(marketplace, **common)
         self.listings = ListingsItems(marketplace, **common)
-        for client in (self.orders_2026, self.orders_v0, self.feeds, self.listings):
+        self.reports = Reports(marketplace, **common)
+        self.inventories = Inventories(marketplace, **common)
+        for client in self._clients():
             # SP_API_DEFAULT_MARKETPLACE would silently replace our endpoint; set it back.
             client.endpoint = self.endpoint
             client.marketplace_id = marketplace_id
             # The library derives Host from endpoint[8:], which assumes https://; use the URL's.
             client._transport._client.event_hooks["request"] = [_fix_host]
 
+    def _clients(self) -> tuple[Any, ...]:
+        return (
+            self.orders_2026,
+            self.orders_v0,
+            self.feeds,
+            self.listings,
+            self.reports,
+            self.inventories,
+        )
+
     def close(self) -> None:
-        for client in (self.orders_2026, self.orders_v0, self.feeds, self.listings):
+        for client in self._clients():
             client.close()
             client._auth._transport.close()  # the library never closes its LWA transport
 
     # -- the one place calls are made ------------------------------------------------------------
     def call(self, operation: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return self._call(operation, fn, args, kwargs, repeatable=True)
+
+    def call_unrepeatable(
+        self, operation: str, fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        """Like `call`, but only answers that prove nothing happened (429, a refused connection)
+        are retried; a 5xx or a lost answer raises SpApiOutcomeUnknownError."""
+        return self._call(operation, fn, args, kwargs, repeatable=False)
+
+    def _call(
+        self,
+        operation: str,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        repeatable: bool,
+    ) -> T:
         refreshed = False
         attempt = 0
         while True:
@@ -147,6 +188,10 @@ class SpApiGateway:
                     raise SpApiError(operation, status, code, str(exc.message or "")) from exc
                 outcome = "throttled" if status == 429 else "failed"
                 self.metrics.calls.labels(operation, outcome).inc()
+                if status != 429 and not repeatable:
+                    raise SpApiOutcomeUnknownError(
+                        f"{operation}: HTTP {status} {code}; it may have been applied"
+                    ) from exc
                 log.info(
                     "sp-api %s answered %s %s (attempt %d)", operation, status, code, attempt + 1
                 )
@@ -159,6 +204,10 @@ class SpApiGateway:
                     type(exc).__name__,
                     attempt + 1,
                 )
+                if not repeatable and not isinstance(exc, httpx.ConnectError):
+                    raise SpApiOutcomeUnknownError(
+                        f"{operation}: {type(exc).__name__}; it may have been applied"
+                    ) from exc
             else:
                 self.metrics.latency.labels(operation).observe(time.perf_counter() - started)
                 self.metrics.calls.labels(operation, "ok").inc()
@@ -237,20 +286,32 @@ class SpApiGateway:
     def confirm_shipment(self, order_id: str, body: dict[str, Any]) -> None:
         self.call("confirmShipment", self.orders_v0.confirm_shipment, order_id, **body)
 
-    def submit_feed_document(self, document: dict[str, Any]) -> str:
-        """createFeedDocument + upload; returns the feedDocumentId."""
-        data = json.dumps(document, ensure_ascii=False).encode("utf-8")
+    def submit_feed_document(
+        self, document: dict[str, Any] | bytes, content_type: str = JSON_CONTENT_TYPE
+    ) -> str:
+        """createFeedDocument + upload (a JSON document, or bytes as they are); returns the
+        feedDocumentId."""
+        data = (
+            document
+            if isinstance(document, bytes)
+            else json.dumps(document, ensure_ascii=False).encode("utf-8")
+        )
         # Bytes, not text: the library encodes text uploads as latin-1.
         response = self.call(
             "createFeedDocument",
             lambda: self.feeds.create_feed_document(
-                io.BytesIO(data), JSON_CONTENT_TYPE, marketplaceIds=[self.marketplace_id]
+                io.BytesIO(data), content_type, marketplaceIds=[self.marketplace_id]
             ),
         )
         return str(response.payload["feedDocumentId"])
 
-    def create_feed(self, document_id: str, feed_type: str = "JSON_LISTINGS_FEED") -> str:
-        response = self.call(
+    def create_feed(
+        self, document_id: str, feed_type: str = "JSON_LISTINGS_FEED", *, repeatable: bool = True
+    ) -> str:
+        """createFeed. With ``repeatable=False`` (a feed that must not be applied twice, like a
+        refund) an ambiguous failure raises SpApiOutcomeUnknownError instead of trying again."""
+        call = self.call if repeatable else self.call_unrepeatable
+        response = call(
             "createFeed",
             self.feeds.create_feed,
             feed_type,
@@ -258,6 +319,60 @@ class SpApiGateway:
             marketplaceIds=[self.marketplace_id],
         )
         return str(response.payload["feedId"])
+
+    def get_feeds(self, feed_type: str, created_since: str) -> list[dict[str, Any]]:
+        """Every feed of ``feed_type`` created at or after ``created_since``, all pages."""
+        feeds: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "feedTypes": [feed_type],
+            "createdSince": created_since,
+            "pageSize": 100,
+        }
+        while True:
+            page = self.call("getFeeds", self.feeds.get_feeds, **kwargs)
+            feeds.extend(page.payload.get("feeds") or [])
+            if not page.next_token:
+                return feeds
+            kwargs = {"nextToken": page.next_token}
+
+    # -- reports ---------------------------------------------------------------------------------
+    def create_report(self, report_type: str, start: str, end: str) -> str:
+        response = self.call(
+            "createReport",
+            self.reports.create_report,
+            reportType=report_type,
+            dataStartTime=start,
+            dataEndTime=end,
+            marketplaceIds=[self.marketplace_id],
+        )
+        return str(response.payload["reportId"])
+
+    def get_report(self, report_id: str) -> dict[str, Any]:
+        payload: dict[str, Any] = self.call("getReport", self.reports.get_report, report_id).payload
+        return payload
+
+    def get_report_document(self, document_id: str) -> str:
+        """The report's text, downloaded and gunzipped by the library."""
+        response = self.call(
+            "getReportDocument", self.reports.get_report_document, document_id, download=True
+        )
+        return str(response.payload.get("document") or "")
+
+    # -- FBA inventory ---------------------------------------------------------------------------
+    def inventory_summaries(self) -> Iterator[dict[str, Any]]:
+        """Every FBA inventory summary of the marketplace, following every page."""
+        kwargs: dict[str, Any] = {"details": True}
+        while True:
+            page = self.call(
+                "getInventorySummaries",
+                self.inventories.get_inventory_summary_marketplace,
+                **kwargs,
+            )
+            payload = page.payload or {}
+            yield from payload.get("inventorySummaries") or []
+            if not page.next_token:
+                return
+            kwargs = {"details": True, "nextToken": page.next_token}
 
     def get_feed(self, feed_id: str) -> dict[str, Any]:
         payload: dict[str, Any] = self.call("getFeed", self.feeds.get_feed, feed_id).payload

@@ -49,6 +49,12 @@ class AdapterMetrics:
             ["kind", "result"],
             registry=r,
         )
+        self.returns = Counter(
+            "sortyard_amazon_returns",
+            "Amazon returns (RMAs) by what creating them in Sortyard gave",
+            ["outcome"],
+            registry=r,
+        )
         self.checkpoint = Gauge(
             "sortyard_amazon_checkpoint_timestamp_seconds",
             "The orders poll watermark (Unix time)",

@@ -29,6 +29,7 @@ PUBLISHED_RATES: dict[str, UsagePlan] = {
     "createFeed": UsagePlan(0.0083, 15),
     "getFeed": UsagePlan(2.0, 15),
     "getFeedDocument": UsagePlan(0.0222, 10),
+    "getFeeds": UsagePlan(0.0222, 10),
     "getListingsItem": UsagePlan(5.0, 10),
     "patchListingsItem": UsagePlan(5.0, 5),
     "getInventorySummaries": UsagePlan(2.0, 2),

@@ -48,6 +48,9 @@ class AdapterOptions:
     notifications_url: str = ""
     lease_seconds: float = 300.0
     retry_seconds: float = 30.0
+    resync: bool = False
+    returns_interval_seconds: float = 1800.0
+    fba_interval_seconds: float = 1800.0
 
 
 def build_adapter(
@@ -75,6 +78,9 @@ def build_adapter(
         feed_wait=options.feed_wait,
         lease=timedelta(seconds=options.lease_seconds),
         retry_soon=timedelta(seconds=options.retry_seconds),
+        resync=options.resync,
+        returns_interval=timedelta(seconds=options.returns_interval_seconds),
+        fba_interval=timedelta(seconds=options.fba_interval_seconds),
     )
     adapter = AmazonAdapter(
         config,

@@ -63,6 +63,17 @@ def add_subparser(subparsers: Any) -> None:
     a.add_argument(
         "--retry-seconds", type=float, default=30.0, help="delay before a failed update is retried"
     )
+    a.add_argument(
+        "--resync",
+        action="store_true",
+        help="send every SKU's quantity on the first cycle (done anyway without a checkpoint)",
+    )
+    a.add_argument(
+        "--returns-interval", type=float, default=1800.0, help="seconds between returns reports"
+    )
+    a.add_argument(
+        "--fba-interval", type=float, default=1800.0, help="seconds between FBA inventory reads"
+    )
     a.add_argument("--notifications-url", default="", help="an ORDER_CHANGE queue (the sandbox's)")
     a.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     a.set_defaults(handler=_cmd_adapter)
@@ -138,6 +149,9 @@ def _cmd_adapter(args: argparse.Namespace) -> int:
         notifications_url=args.notifications_url,
         lease_seconds=args.lease_seconds,
         retry_seconds=args.retry_seconds,
+        resync=args.resync,
+        returns_interval_seconds=args.returns_interval,
+        fba_interval_seconds=args.fba_interval,
     )
     try:
         return run_adapter(options)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -24,6 +24,9 @@ from sqlalchemy.engine import Connection
 from server.store import _schema as t
 from server.store._bulk import insert_dicts
 from server.store._types import OutboxEntry
+
+if TYPE_CHECKING:
+    from server.store._store import Store
 
 __all__ = [
     "KINDS",
@@ -33,6 +36,9 @@ __all__ = [
     "nack",
     "prune",
     "pull",
+    "register_channel",
+    "request_resync",
+    "resync_channel",
 ]
 
 KINDS = frozenset({"tracking", "quantity", "refund"})
@@ -240,3 +246,85 @@ def prune(conn: Connection, acked_before: dt.datetime) -> int:
         t.outbox.delete().where(_o.acked_at.is_not(None), _o.acked_at < acked_before)
     )
     return int(result.rowcount)
+
+
+def register_channel(conn: Connection, channel: str, now: dt.datetime) -> bool:
+    """Mark ``channel`` registered (an adapter pulls for it); True when it was not registered
+    before (unknown, or only seen on a routed order)."""
+    c = t.channels.c
+    registered = conn.execute(
+        sa.select(c.registered).where(c.channel == channel).with_for_update()
+    ).first()
+    if registered is None:
+        conn.execute(
+            t.channels.insert(), {"channel": channel, "registered": True, "created_at": now}
+        )
+        return True
+    if registered[0]:
+        return False
+    conn.execute(t.channels.update().where(c.channel == channel).values(registered=True))
+    return True
+
+
+def resync_channel(conn: Connection, channel: str, now: dt.datetime) -> tuple[int, int]:
+    """Queue a quantity update for ``channel`` of every SKU stocked at an active warehouse (what
+    the channel sells), unless one already waits; returns (queued, SKUs covered).
+
+    Quantity entries otherwise appear only when a SKU's stock changes, so without this a channel
+    that becomes known later never hears of the SKUs nobody touched since."""
+    st, wh = t.stock.c, t.warehouses.c
+    skus = sorted(
+        conn.execute(
+            sa.select(st.sku)
+            .distinct()
+            .join(t.warehouses, wh.warehouse_id == st.warehouse_id)
+            .where(wh.active.is_(True))
+        ).scalars()
+    )
+    waiting: set[str] = set()
+    for start in range(0, len(skus), _IN_CHUNK):
+        chunk = skus[start : start + _IN_CHUNK]
+        waiting.update(
+            conn.execute(
+                sa.select(_o.dedup_key).where(
+                    _o.channel == channel,
+                    _o.kind == QUANTITY,
+                    _o.dedup_key.in_(chunk),
+                    _pending(now),
+                )
+            ).scalars()
+        )
+    rows = [
+        {
+            "channel": channel,
+            "kind": QUANTITY,
+            "dedup_key": sku,
+            "payload": {"sku": sku},
+            "created_at": now,
+            "available_at": now,
+            "leased_until": None,
+            "attempts": 0,
+            "acked_at": None,
+            "last_error": None,
+        }
+        for sku in skus
+        if sku not in waiting
+    ]
+    insert_dicts(conn, t.outbox, rows)
+    return len(rows), len(skus)
+
+
+def request_resync(store: Store, channel: str, *, only_if_new: bool = False) -> tuple[int, int]:
+    """Register ``channel`` and queue every stocked SKU's quantity for it, in one transaction.
+
+    With ``only_if_new`` the quantities are queued only when this registers the channel for the
+    first time (its first pull): a restarted server does not resend everything."""
+    now = store._clock()
+
+    def work(conn: Connection) -> tuple[int, int]:
+        new = register_channel(conn, channel, now)
+        if only_if_new and not new:
+            return 0, 0
+        return resync_channel(conn, channel, now)
+
+    return store._write(work)

@@ -94,6 +94,13 @@ def _create_feed(
     return 202, w.create_feed(_object(b))
 
 
+@_route("GET", "/feeds/2021-06-30/feeds", "getFeeds")
+def _get_feeds(
+    w: SandboxWorld, g: tuple[str, ...], q: Params, b: Any, base: str
+) -> tuple[int, Any]:
+    return 200, w.list_feeds(q)
+
+
 @_route("GET", f"/feeds/2021-06-30/feeds/{_SEG}", "getFeed")
 def _get_feed(w: SandboxWorld, g: tuple[str, ...], q: Params, b: Any, base: str) -> tuple[int, Any]:
     return 200, w.get_feed(g[0])

@@ -122,6 +122,8 @@ class Scenario:
     pending_share: float = 0.1
     cancelled_share: float = 0.05
     return_share: float = 0.1
+    # A package shows up in the returns report this long after Amazon received its tracking.
+    return_delay_hours: float = 72.0
     service_levels: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_SERVICE_MIX))
     max_lines: int = 3
     max_quantity: int = 3

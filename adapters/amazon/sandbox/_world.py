@@ -15,10 +15,12 @@ import json
 import random
 import secrets
 import threading
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from adapters.amazon.sandbox._scenario import OrderSpec, Scenario, generate_orders, promise_dates
@@ -48,6 +50,16 @@ V0_LEVEL = {
     "FREE_ECONOMY": "FreeEconomy",
 }
 RETURNS_REPORT = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"
+PAYMENT_ADJUSTMENT_FEED = "POST_PAYMENT_ADJUSTMENT_DATA"
+UNIT_PRICE = "19.99"  # every sandbox item's unit price (USD)
+# A few of Amazon's return reason codes, drawn per returned package.
+RETURN_REASONS = (
+    "CR-UNWANTED_ITEM",
+    "CR-DEFECTIVE",
+    "AMZ-PG-BAD-DESC",
+    "CR-DAMAGED_BY_CARRIER",
+    "CR-SWITCHEROO",
+)
 _RETURNS_COLUMNS = (
     "Order ID",
     "Order date",
@@ -228,6 +240,10 @@ class SandboxWorld:
         self.notifications: list[Json] = []
         self.received: list[Json] = []  # every state-changing request body, for conformance checks
         self.rejected_confirmations: list[Json] = []
+        # Refunds applied from payment adjustment feeds: one entry per adjusted item.
+        self.refunds: list[Json] = []
+        # Every payment adjustment message processed: (AmazonOrderID, result code or ACCEPTED).
+        self.adjustment_results: list[tuple[str, str]] = []
         self.calls: Counter[str] = Counter()
         self.faults_injected: Counter[str] = Counter()
         self._pages: dict[str, tuple[list[str], Json]] = {}
@@ -454,7 +470,7 @@ class SandboxWorld:
                     "title": item.title,
                     "sellerSku": item.seller_sku,
                     "condition": {"conditionType": "NEW", "conditionSubtype": "NEW"},
-                    "price": {"unitPrice": {"amount": "19.99", "currencyCode": "USD"}},
+                    "price": {"unitPrice": {"amount": UNIT_PRICE, "currencyCode": "USD"}},
                 },
             }
             if "FULFILLMENT" in included:
@@ -693,7 +709,7 @@ class SandboxWorld:
                         "Title": i.title,
                         "QuantityOrdered": i.quantity,
                         "QuantityShipped": i.shipped,
-                        "ItemPrice": {"CurrencyCode": "USD", "Amount": "19.99"},
+                        "ItemPrice": {"CurrencyCode": "USD", "Amount": UNIT_PRICE},
                         "IsGift": "false",
                         "ConditionId": "New",
                     }
@@ -840,6 +856,9 @@ class SandboxWorld:
 
     def _process_feed(self, feed: Feed) -> None:
         feed.started = feed.started or self.now()
+        if feed.feed_type == PAYMENT_ADJUSTMENT_FEED:
+            self._process_adjustments(feed)
+            return
         issues: list[Json] = []
         accepted = invalid = 0
         messages: list[Json] = []
@@ -888,6 +907,146 @@ class SandboxWorld:
         self.gzipped.add(result_id)
         feed.result_document_id = result_id
         feed.ended = self.now()
+
+    def _process_adjustments(self, feed: Feed) -> None:
+        """An OrderAdjustment XML feed: each message refunds items of one order, all or nothing;
+        the processing report is the XML envelope's ProcessingReport."""
+        results: list[tuple[int, str, str]] = []  # (message id, code, description)
+        processed = accepted = 0
+        fatal = self._fault_rng.random() < self.faults.fatal_feed_rate
+        messages: list[ET.Element] = []
+        try:
+            root = ET.fromstring(self.documents[feed.document_id])
+            if (
+                root.findtext("Header/MerchantIdentifier") != self.scenario.seller_id
+                or root.findtext("MessageType") != "OrderAdjustment"
+            ):
+                fatal = True
+            messages = root.findall("Message")
+        except (KeyError, ET.ParseError):
+            fatal = True
+        if fatal:
+            feed.status = "FATAL"
+            results.append((0, "SANDBOX_FATAL", "The feed was rejected."))
+        else:
+            for message in messages:
+                processed += 1
+                raw_id = (message.findtext("MessageID") or "").strip()
+                message_id = int(raw_id) if raw_id.isdigit() else 0
+                problem = self._apply_adjustment(feed, message_id, message)
+                order_id = (message.findtext("OrderAdjustment/AmazonOrderID") or "").strip()
+                self.adjustment_results.append((order_id, problem[0] if problem else "ACCEPTED"))
+                if problem is None:
+                    accepted += 1
+                else:
+                    results.append((message_id, *problem))
+            feed.status = "DONE"
+        envelope = ET.Element("AmazonEnvelope")
+        header = ET.SubElement(envelope, "Header")
+        ET.SubElement(header, "DocumentVersion").text = "1.02"
+        ET.SubElement(header, "MerchantIdentifier").text = self.scenario.seller_id
+        ET.SubElement(envelope, "MessageType").text = "ProcessingReport"
+        message = ET.SubElement(envelope, "Message")
+        ET.SubElement(message, "MessageID").text = "1"
+        report = ET.SubElement(message, "ProcessingReport")
+        ET.SubElement(report, "DocumentTransactionID").text = feed.feed_id
+        ET.SubElement(report, "StatusCode").text = "Complete"
+        summary = ET.SubElement(report, "ProcessingSummary")
+        ET.SubElement(summary, "MessagesProcessed").text = str(processed)
+        ET.SubElement(summary, "MessagesSuccessful").text = str(accepted)
+        ET.SubElement(summary, "MessagesWithError").text = str(len(results))
+        ET.SubElement(summary, "MessagesWithWarning").text = "0"
+        for message_id, code, text in results:
+            result = ET.SubElement(report, "Result")
+            ET.SubElement(result, "MessageID").text = str(message_id)
+            ET.SubElement(result, "ResultCode").text = "Error"
+            ET.SubElement(result, "ResultMessageCode").text = code
+            ET.SubElement(result, "ResultDescription").text = text
+        result_id = self.next_id("amzn1.tortuga.4.na.result.")
+        self.documents[result_id] = gzip.compress(
+            ET.tostring(envelope, encoding="utf-8", xml_declaration=True)
+        )
+        self.gzipped.add(result_id)
+        feed.result_document_id = result_id
+        feed.ended = self.now()
+
+    def _apply_adjustment(
+        self, feed: Feed, message_id: int, message: ET.Element
+    ) -> tuple[str, str] | None:
+        adjustment = message.find("OrderAdjustment")
+        if message_id <= 0 or adjustment is None:
+            return "SANDBOX_INVALID_MESSAGE", "MessageID and OrderAdjustment are required."
+        order = self.orders.get((adjustment.findtext("AmazonOrderID") or "").strip())
+        if order is None:
+            return "SANDBOX_ORDER_NOT_FOUND", "AmazonOrderID is not an order of this seller."
+        if order.spec.fulfilled_by != "MERCHANT":
+            return "SANDBOX_NOT_MERCHANT", "Amazon refunds the orders it fulfils."
+        by_id = {i.order_item_id: i for i in order.items}
+        refunded: Counter[str] = Counter()
+        for done in self.refunds:
+            if done["order_id"] == order.order_id:
+                refunded[done["order_item_id"]] += _cents(str(done["amount"]))
+        wanted: list[Json] = []
+        for adjusted in adjustment.findall("AdjustedItem"):
+            item = by_id.get((adjusted.findtext("AmazonOrderItemCode") or "").strip())
+            if item is None:
+                return "SANDBOX_ITEM_NOT_FOUND", "AmazonOrderItemCode is not an item of the order."
+            if (adjusted.findtext("AdjustmentReason") or "") != "CustomerReturn":
+                return "SANDBOX_REASON", "Only CustomerReturn adjustments are supported here."
+            amount_el = adjusted.find("ItemPriceAdjustments/Component/Amount")
+            cents = _cents(amount_el.text or "") if amount_el is not None else 0
+            if cents <= 0:
+                return "SANDBOX_INVALID_AMOUNT", "A positive Principal amount is required."
+            paid = _cents(UNIT_PRICE) * item.shipped
+            if refunded[item.order_item_id] + cents > paid:
+                # Amazon's own guard: never refund more than the buyer paid for shipped units.
+                return "SANDBOX_REFUND_EXCEEDS", "The refund exceeds what was charged."
+            refunded[item.order_item_id] += cents
+            wanted.append(
+                {
+                    "feed_id": feed.feed_id,
+                    "message_id": message_id,
+                    "order_id": order.order_id,
+                    "order_item_id": item.order_item_id,
+                    "merchant_adjustment_id": adjusted.findtext("MerchantAdjustmentItemID") or "",
+                    "amount": f"{cents / 100:.2f}",
+                    "currency": amount_el.get("currency", "") if amount_el is not None else "",
+                    "quantity": int(adjusted.findtext("Quantity") or 0),
+                }
+            )
+        if not wanted:
+            return "SANDBOX_INVALID_MESSAGE", "At least one AdjustedItem is required."
+        if self._fault_rng.random() < self.faults.reject_message_rate:
+            return "SANDBOX_TRANSIENT", "Temporary processing failure; resubmit."
+        self.refunds.extend(wanted)
+        return None
+
+    def list_feeds(self, params: dict[str, str]) -> Json:
+        with self._lock:
+            self.calls["getFeeds"] += 1
+            types = set(_csv(params.get("feedTypes")))
+            since = (
+                parse_iso(params["createdSince"], "createdSince")
+                if params.get("createdSince")
+                else None
+            )
+            feeds = [
+                f
+                for f in sorted(self.feeds.values(), key=lambda f: int(f.feed_id))
+                if (not types or f.feed_type in types) and (since is None or f.created >= since)
+            ]
+            return {
+                "feeds": [
+                    {
+                        "feedId": f.feed_id,
+                        "feedType": f.feed_type,
+                        "marketplaceIds": f.marketplace_ids,
+                        "createdTime": iso(f.created),
+                        "processingStatus": f.status,
+                    }
+                    for f in feeds
+                ]
+            }
 
     def _apply_message(self, message: Json) -> Json | None:
         message_id, sku = message.get("messageId"), message.get("sku")
@@ -1058,6 +1217,7 @@ class SandboxWorld:
     def create_report(self, body: Json) -> Json:
         with self._lock:
             self.calls["createReport"] += 1
+            self.received.append({"operation": "createReport", "body": body})
             if not body.get("reportType") or not body.get("marketplaceIds"):
                 raise ApiError(400, "InvalidInput", "reportType and marketplaceIds are required.")
             report_id = str(60000000000 + next(self._ids))
@@ -1088,11 +1248,11 @@ class SandboxWorld:
         for order in sorted(self.orders.values(), key=lambda o: o.order_id):
             for package in order.packages:
                 # Deterministic per package: the same report twice lists the same returns.
-                if random.Random(f"{order.order_id}/{package.package_reference_id}").random() >= (
-                    self.scenario.return_share
-                ):
+                draw = random.Random(f"{order.order_id}/{package.package_reference_id}")
+                if draw.random() >= self.scenario.return_share:
                     continue
-                returned = package.received_at + timedelta(days=3)
+                reason = draw.choice(RETURN_REASONS)
+                returned = package.received_at + timedelta(hours=self.scenario.return_delay_hours)
                 if (start and returned < start) or (end and returned > end):
                     continue
                 item_id, qty = package.items[0]
@@ -1102,7 +1262,8 @@ class SandboxWorld:
                     "Order date": iso(order.spec.created)[:10],
                     "Return request date": iso(returned)[:10],
                     "Return request status": "Approved",
-                    "Amazon RMA ID": "D" + _stable_digits(order.order_id, 9),
+                    "Amazon RMA ID": "D"
+                    + _stable_digits(f"{order.order_id}/{package.package_reference_id}", 9),
                     "Label type": "AmazonUnPaidLabel",
                     "Currency code": "USD",
                     "Return carrier": package.carrier_code,
@@ -1111,7 +1272,7 @@ class SandboxWorld:
                     "Merchant SKU": item.seller_sku,
                     "Item Name": item.title,
                     "Return quantity": str(qty),
-                    "Return Reason": "CR-UNWANTED_ITEM",
+                    "Return Reason": reason,
                     "In policy": "Y",
                     "Return type": "C-Returns",
                     "Order quantity": str(item.quantity),
@@ -1172,10 +1333,20 @@ class SandboxWorld:
                 "quantities": {s: x.quantity for s, x in sorted(self.listings.items())},
                 "quantity_history": {s: list(x.history) for s, x in sorted(self.listings.items())},
                 "feeds": {f.feed_id: f.status for f in self.feeds.values()},
+                "refunds": [dict(r) for r in self.refunds],
+                "adjustment_results": dict(Counter(code for _, code in self.adjustment_results)),
                 "rejected_confirmations": len(self.rejected_confirmations),
                 "calls": dict(self.calls),
                 "faults_injected": dict(self.faults_injected),
             }
+
+
+def _cents(amount: str) -> int:
+    """Whole cents of a decimal amount; 0 when it is not a number."""
+    try:
+        return int((Decimal(amount.strip()) * 100).to_integral_value())
+    except (InvalidOperation, ValueError):
+        return 0
 
 
 def _stable_digits(text: str, digits: int) -> str:
