@@ -2,14 +2,18 @@
 
 Everything is real except the orders' origin: a temporary SQLite store, the example network (six
 US sites in four time zones) and stock, a gRPC server on a free loopback port, RouteBatch calls
-through a client channel, shipments confirmed and an order cancelled through FulfillmentService,
-and the store's invariant check at the end. Orders are generated from a seed against a fixed
-clock, so two runs print the same thing.
+through a client channel, and then the life after routing: a customer cancels, a warehouse
+cancels what it cannot ship (re-routed), the simulated warehouses take their pick lists, ship them
+(one in two packages) and the carrier delivers; a few buyers return items, which are received
+(some sellable, some damaged), restocked or written off and refunded by the policy; the returns
+report; and the store's invariant check at the end. Orders are generated from a seed against a
+clock the demo moves forward by itself, so two runs print the same thing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import random
 import tempfile
@@ -25,10 +29,13 @@ from sortyard.v1 import (
     fulfillment_service_pb2,
     inventory_service_pb2,
     network_service_pb2,
+    returns_service_pb2,
+    returns_service_pb2_grpc,
     routing_service_pb2,
     types_pb2,
 )
 
+from server import _report
 from server._app import start_server
 from server._files import load_network, load_stock
 from server._render import render_route_response, render_table
@@ -54,7 +61,9 @@ _ZIPS: tuple[tuple[str, float], ...] = (
     ("38109", 1.3), ("27610", 1.4), ("84118", 1.3), ("15212", 2.4), ("45238", 2.3),
     ("87121", 0.9), ("85710", 1.1), ("93722", 1.0),
 )  # fmt: skip
-_CHANNELS = (("amazon", 0.5), ("shopify", 0.3), ("storefront", 0.2))
+# Amazon orders enter through the Amazon adapter and its sandbox at the end of the demo (tracking
+# for an Amazon order must match an order Amazon knows); generated orders are the other channels.
+_CHANNELS = (("shopify", 0.5), ("storefront", 0.3), ("walmart", 0.2))
 _LEVELS = (
     (types_pb2.STANDARD, 0.55),
     (types_pb2.EXPEDITED, 0.14),
@@ -63,7 +72,7 @@ _LEVELS = (
     (types_pb2.FREE_ECONOMY, 0.08),
     (types_pb2.SAME_DAY, 0.03),
 )
-_ORDER_ID_PREFIX = {"amazon": "114-", "shopify": "#", "storefront": "SF-"}
+_ORDER_ID_PREFIX = {"shopify": "#", "storefront": "SF-", "walmart": "WM-"}
 
 
 def _pick(rng: random.Random, weighted: Sequence[tuple[object, float]]) -> object:
@@ -125,8 +134,8 @@ def _showcase_orders() -> list[routing_service_pb2.RouteRequest]:
         service_level=types_pb2.STANDARD,
     )
     next_day = types_pb2.Order(
-        channel="amazon",
-        channel_order_id="114-SHOWCASE-NEXTDAY",
+        channel="shopify",
+        channel_order_id="#SHOWCASE-NEXTDAY",
         lines=[types_pb2.OrderLine(line_id="1", sku="CHARGER-65W", quantity=1)],
         ship_to=types_pb2.Address(postal_code="89123", country_code="US"),
         service_level=types_pb2.NEXT_DAY,
@@ -159,6 +168,186 @@ def _tally(responses: Sequence[routing_service_pb2.RouteResponse]) -> _Tally:
     return tally
 
 
+class _DemoClock:
+    """The server's clock during the demo: it starts at DEMO_NOW and the demo moves it (ship in
+    hours, deliver in days, return a week later) so the history and the report have real times."""
+
+    def __init__(self) -> None:
+        self.now = DEMO_NOW
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+# (Amazon return reason code, condition the warehouse finds), cycled over the returned orders.
+_RETURNS = (
+    ("CR-DEFECTIVE", returns_service_pb2.ITEM_CONDITION_DEFECTIVE),
+    ("CR-UNWANTED_ITEM", returns_service_pb2.ITEM_CONDITION_SELLABLE),
+    ("CR-DAMAGED_BY_CARRIER", returns_service_pb2.ITEM_CONDITION_CARRIER_DAMAGED),
+    ("AMZ-PG-BAD-DESC", returns_service_pb2.ITEM_CONDITION_SELLABLE),
+    ("CR-UNWANTED_ITEM", returns_service_pb2.ITEM_CONDITION_CUSTOMER_DAMAGED),
+    ("CR-SWITCHEROO", returns_service_pb2.ITEM_CONDITION_WRONG_ITEM),
+    ("CR-DEFECTIVE", returns_service_pb2.ITEM_CONDITION_SELLABLE),
+    ("CR-UNWANTED_ITEM", returns_service_pb2.ITEM_CONDITION_SELLABLE),
+)
+
+
+@dataclass
+class _Lifecycle:
+    rerouted: str
+    released: int
+    packages: int
+    partial: str
+    delivered: int
+    returns: int
+    report: _report.ReturnsReport
+
+
+def _run_lifecycle(
+    channel: grpc.Channel,
+    api: ApiStubs,
+    clock: _DemoClock,
+    responses: Sequence[routing_service_pb2.RouteResponse],
+    cancelled_order_id: str,
+) -> _Lifecycle:
+    """Warehouse cancel, release, ship, deliver, return, receive, refund: all through the API."""
+    fulfillment = api.fulfillment
+    returns = returns_service_pb2_grpc.ReturnsServiceStub(channel)  # type: ignore[no-untyped-call]  # generated
+    live = [
+        fo for r in responses if r.order_id != cancelled_order_id for fo in r.fulfillment_orders
+    ]
+    # A warehouse cannot ship one fulfillment order: its lines are routed again elsewhere.
+    victim = live[len(live) // 2]
+    outcome = fulfillment.CancelFulfillmentOrder(
+        fulfillment_service_pb2.CancelFulfillmentOrderRequest(
+            fulfillment_order_id=victim.fulfillment_order_id, reason="conveyor down"
+        ),
+        timeout=RPC_TIMEOUT,
+    ).outcome
+    moved_to = ", ".join(sorted({fo.warehouse_id for fo in outcome.new_fulfillment_orders}))
+    rerouted = (
+        f"{victim.warehouse_id} cancelled {victim.fulfillment_order_id}; re-routed to {moved_to}"
+        if moved_to
+        else f"{victim.warehouse_id} cancelled {victim.fulfillment_order_id}; held: "
+        f"{outcome.hold_reason}"
+    )
+
+    # Each warehouse takes everything due (its pick lists), ships it, the carrier delivers.
+    clock.advance(hours=1)
+    warehouses = sorted({fo.warehouse_id for fo in live} | {moved_to} - {""})
+    picks: list[fulfillment_service_pb2.PickList] = []
+    for warehouse_id in warehouses:
+        fulfillment.ReleaseFulfillmentOrders(
+            fulfillment_service_pb2.ReleaseFulfillmentOrdersRequest(warehouse_id=warehouse_id),
+            timeout=RPC_TIMEOUT,
+        )
+        picks.extend(
+            fulfillment.ListReleased(
+                fulfillment_service_pb2.ListReleasedRequest(warehouse_id=warehouse_id),
+                timeout=RPC_TIMEOUT,
+            ).pick_lists
+        )
+    clock.advance(hours=4)
+    packages = 0
+    partial = ""
+    for n, pick in enumerate(picks):
+        fid = pick.fulfillment_order.fulfillment_order_id
+        first = pick.lines[0]
+        if not partial and first.quantity > 1:  # one order leaves in two boxes
+            fulfillment.ConfirmShipment(
+                fulfillment_service_pb2.ConfirmShipmentRequest(
+                    fulfillment_order_id=fid,
+                    carrier="UPS",
+                    tracking_number=f"1Z999AA1{n:08d}A",
+                    lines=[types_pb2.FulfillmentLine(line_id=first.line_id, quantity=1)],
+                ),
+                timeout=RPC_TIMEOUT,
+            )
+            packages += 1
+            partial = f"{fid} shipped in two packages"
+        fulfillment.ConfirmShipment(
+            fulfillment_service_pb2.ConfirmShipmentRequest(
+                fulfillment_order_id=fid, carrier="UPS", tracking_number=f"1Z999AA1{n:08d}"
+            ),
+            timeout=RPC_TIMEOUT,
+        )
+        packages += 1
+    clock.advance(days=2)
+    delivered: list[fulfillment_service_pb2.PickList] = []
+    for n, pick in enumerate(picks):
+        if n % 10 == 9:
+            continue  # still in transit
+        fulfillment.MarkDelivered(
+            fulfillment_service_pb2.MarkDeliveredRequest(
+                fulfillment_order_id=pick.fulfillment_order.fulfillment_order_id
+            ),
+            timeout=RPC_TIMEOUT,
+        )
+        delivered.append(pick)
+
+    # A few buyers send something back a few days later.
+    clock.advance(days=3)
+    created: list[tuple[str, str, returns_service_pb2.ItemCondition]] = []
+    for n, (reason, condition) in enumerate(_RETURNS):
+        pick = delivered[(n * 7) % len(delivered)]
+        fo = pick.fulfillment_order
+        line = fo.lines[0]
+        rma = returns.CreateReturn(
+            returns_service_pb2.CreateReturnRequest(
+                channel=fo.channel,
+                channel_rma_id=f"RMA-{fo.fulfillment_order_id}",
+                order_id=fo.order_id,
+                lines=[returns_service_pb2.ReturnLine(line_id=line.line_id, quantity=1)],
+                reason_code=reason,
+                authorize=True,
+            ),
+            timeout=RPC_TIMEOUT,
+        ).rma
+        created.append((rma.return_id, fo.warehouse_id, condition))
+        clock.advance(hours=6)
+    clock.advance(days=2)
+    for return_id, warehouse_id, condition in created[:-1]:  # the last one is still on its way
+        returns.ReceiveReturn(
+            returns_service_pb2.ReceiveReturnRequest(
+                return_id=return_id,
+                warehouse_id=warehouse_id,
+                units=[
+                    returns_service_pb2.ReceivedUnits(
+                        line_id=_line_of(returns, return_id), quantity=1, condition=condition
+                    )
+                ],
+            ),
+            timeout=RPC_TIMEOUT,
+        )
+        clock.advance(hours=20)
+    report = returns.ReturnsReport(
+        returns_service_pb2.ReturnsReportRequest(
+            group_by=returns_service_pb2.REPORT_GROUPING_REASON
+        ),
+        timeout=RPC_TIMEOUT,
+    )
+    return _Lifecycle(
+        rerouted=rerouted,
+        released=len(picks),
+        packages=packages,
+        partial=partial,
+        delivered=len(delivered),
+        returns=len(created),
+        report=_report.from_proto(report),
+    )
+
+
+def _line_of(returns: object, return_id: str) -> str:
+    stub = cast(returns_service_pb2_grpc.ReturnsServiceStub, returns)
+    found = stub.GetReturn(
+        returns_service_pb2.GetReturnRequest(return_id=return_id), timeout=RPC_TIMEOUT
+    )
+    return str(found.rma.lines[0].line_id)
+
+
 def run_demo(*, orders: int = 300, seed: int = 7, out: TextIO) -> int:
     """Run the demo, print its summary to ``out``; 0 when the store's invariants hold."""
     started = time.perf_counter()
@@ -171,7 +360,8 @@ def run_demo(*, orders: int = 300, seed: int = 7, out: TextIO) -> int:
 
     with tempfile.TemporaryDirectory(prefix="sortyard-demo-") as tmp:
         db_url = f"sqlite:///{Path(tmp) / 'demo.db'}"
-        with start_server(db_url, "127.0.0.1:0", clock=lambda: DEMO_NOW) as running:
+        clock = _DemoClock()
+        with start_server(db_url, "127.0.0.1:0", clock=clock) as running:
             print(
                 f"Sortyard demo: a real gRPC server on {running.address}, SQLite in {tmp}", file=out
             )
@@ -205,33 +395,27 @@ def run_demo(*, orders: int = 300, seed: int = 7, out: TextIO) -> int:
                     )
                     responses.extend(routing.RouteBatch(batch, timeout=RPC_TIMEOUT).responses)
 
-                # Warehouses confirm every third shipment; one customer cancels.
-                fulfillment_orders = [fo for r in responses for fo in r.fulfillment_orders]
-                confirmed = 0
-                for n, fo in enumerate(fulfillment_orders[::3]):
-                    shipped = fulfillment_service_pb2.ConfirmShipmentRequest(
-                        fulfillment_order_id=fo.fulfillment_order_id,
-                        carrier="UPS",
-                        tracking_number=f"1Z999AA1{n:010d}",
-                    )
-                    shipped.shipped_at.FromDatetime(DEMO_NOW + dt.timedelta(hours=3))
-                    fulfillment.ConfirmShipment(shipped, timeout=RPC_TIMEOUT)
-                    confirmed += 1
-                shipped_ids = {fo.fulfillment_order_id for fo in fulfillment_orders[::3]}
-                cancellable = next(
-                    r
-                    for r in responses
-                    if r.fulfillment_orders
-                    and not {fo.fulfillment_order_id for fo in r.fulfillment_orders} & shipped_ids
-                )
+                # A customer cancels before anything ships.
+                cancellable = next(r for r in responses if r.fulfillment_orders)
                 cancelled = fulfillment.CancelOrder(
                     fulfillment_service_pb2.CancelOrderRequest(order_id=cancellable.order_id),
                     timeout=RPC_TIMEOUT,
                 )
+                lifecycle = _run_lifecycle(channel, api, clock, responses, cancellable.order_id)
 
+            # The Amazon loop: a local SP-API sandbox, the adapter (through the real SP-API
+            # client), a simulated warehouse shipping what was routed, tracking and quantities back.
+            # Imported here: the demo composes the server with an adapter process's code; the
+            # server itself never depends on adapters.
+            from adapters.amazon import run_amazon_demo
+
+            amazon = io.StringIO()
+            run_amazon_demo(running.address, skus, amazon, seed=seed)
             problems = running.store.check_invariants()
 
-    _print_summary(out, responses, confirmed, cancellable, cancelled.units_released)
+    _print_summary(out, responses, cancellable, cancelled.units_released)
+    _print_lifecycle(out, lifecycle)
+    print(amazon.getvalue(), file=out, end="")
     print("\nTwo decisions, explained:\n", file=out)
     for response in showcase:
         print(render_route_response(response), end="\n\n", file=out)
@@ -248,10 +432,24 @@ def run_demo(*, orders: int = 300, seed: int = 7, out: TextIO) -> int:
     return 0
 
 
+def _print_lifecycle(out: TextIO, lifecycle: _Lifecycle) -> None:
+    report = lifecycle.report
+    print(
+        f"Warehouse cancel: {lifecycle.rerouted}.\n"
+        f"Released {lifecycle.released} pick lists; shipped {lifecycle.packages} packages"
+        f" ({lifecycle.partial}); {lifecycle.delivered} delivered, the rest in transit.\n"
+        f"Returns: {lifecycle.returns} requested, {report.units_received} units received,"
+        f" {report.units_restocked} restocked, {report.units_written_off} written off;"
+        f" {report.refunded_returns} refunds sent to the channels.",
+        file=out,
+    )
+    print("\nReturns report (by reason code):", file=out)
+    print(_report.render(report, "table"), file=out, end="")
+
+
 def _print_summary(
     out: TextIO,
     responses: Sequence[routing_service_pb2.RouteResponse],
-    confirmed: int,
     cancelled: routing_service_pb2.RouteResponse,
     units_released: int,
 ) -> None:
@@ -278,7 +476,7 @@ def _print_summary(
     rows = [[w, str(tally.shipments[w]), str(tally.units[w])] for w in sorted(tally.shipments)]
     print(render_table(["warehouse", "shipments", "units"], rows), file=out)
     print(
-        f"\nConfirmed {confirmed} shipments; cancelled order {cancelled.channel_order_id}"
+        f"\nA customer cancelled order {cancelled.channel_order_id}"
         f" ({units_released} units released).",
         file=out,
     )

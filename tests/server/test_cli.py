@@ -184,7 +184,8 @@ def test_serve_rejects_a_rules_file_that_does_not_compile(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_demo_runs_end_to_end_and_reports_invariants_ok() -> None:
     """``sortyard demo`` (the console script) routes its orders through a real server and prints
-    the summary, per-warehouse table, two explained decisions and 'invariants: OK'."""
+    the summary, per-warehouse table, the Amazon loop through the sandbox, two explained decisions
+    and 'invariants: OK'."""
     result = subprocess.run([str(SORTYARD), "demo"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -196,3 +197,10 @@ def test_demo_runs_end_to_end_and_reports_invariants_ok() -> None:
     assert out.count("Why:") == 2
     assert "invariants: OK" in out
     assert "Traceback" not in result.stderr and "WARNING" not in result.stderr.upper()
+    # The Amazon loop: orders pulled from the sandbox through the adapter, shipped, and every
+    # package's tracking accepted by "Amazon".
+    shipped = re.search(r"shipped by the warehouse: (\d+) packages; tracking on Amazon: (\d+)", out)
+    assert shipped is not None, out
+    assert int(shipped.group(1)) > 0 and shipped.group(1) == shipped.group(2)
+    assert "what Amazon now shows:" in out
+    assert "rejected by Amazon" not in out + result.stderr
