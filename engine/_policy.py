@@ -1,10 +1,10 @@
 """The routing policy the engine consults, and what it hands back.
 
-The engine computes everything geometric and temporal for a batch first (distances, ship and delivery
-estimates for every order x warehouse pair), packs it into a :class:`RoutingContext`, and asks the
-policy for :class:`Directives`: which warehouses each line may use, how to rank them, split limits and
-holds. Directives are arrays over the whole batch, so a policy with many rules still evaluates each
-rule once per batch (vectorised), never once per order in Python.
+The engine computes everything geometric and temporal for a batch first (distances, ship and
+delivery estimates for every order x warehouse pair), packs it into a :class:`RoutingContext`, and
+asks the policy for :class:`Directives`: which warehouses each line may use, how to rank them, split
+limits and holds. Directives are arrays over the whole batch, so a policy with many rules still
+evaluates each rule once per batch (vectorised), never once per order in Python.
 
 Two implementations exist: :class:`DefaultPolicy` here, and the compiled rules language
 (``rules.compile_policy``), which produces the same :class:`Policy` interface from text.
@@ -19,8 +19,8 @@ after the channel's own live reservations (``StockTable.reserved_by_channel``)::
     usable_by(ch) = max(0, on_hand - reserved - sum(remaining[c] for c != ch))
 
 so a channel draws on its own reserve and the shared pool, other channels only on the shared pool,
-and a reserve is consumed by the reserving channel's own orders first. Safety stock only lowers what a
-channel is *shown* as available to sell; it never blocks routing.
+and a reserve is consumed by the reserving channel's own orders first. Safety stock only lowers what
+a channel is *shown* as available to sell; it never blocks routing.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ FloatArray = npt.NDArray[np.float64]
 class RoutingContext:
     """Everything the engine knows about a batch before the policy speaks. Read-only for policies.
 
-    Shapes: ``n`` orders, ``L`` lines in all (lines of order i are ``line_start[i]:line_start[i+1]``),
-    ``W`` warehouses in ``network`` order.
+    Shapes: ``n`` orders, ``L`` lines in all (lines of order i are
+    ``line_start[i]:line_start[i+1]``), ``W`` warehouses in ``network`` order.
     """
 
     orders: Sequence[Order]
@@ -73,7 +73,8 @@ class Directives:
 
     ``line_excluded[l, w]`` is True where warehouse ``w`` may not ship line ``l`` (exclude rules, a
     required tag it lacks, ...). ``rank_key[i, w]`` orders the candidates of order ``i``: smaller is
-    better; the default is the distance in km, a "prefer" rule subtracts a distance-equivalent bonus.
+    better; the default is the distance in km, a "prefer" rule subtracts a distance-equivalent
+    bonus.
 
     The arrays may be read-only views: :class:`DefaultPolicy` hands back a broadcast ``False`` for
     "no excludes" and a read-only view of ``ctx.distance_km`` for "rank by distance", so nothing
@@ -113,7 +114,8 @@ class Policy(abc.ABC):
     a route that started on one version finishes on it while another is published."""
 
     version: str = "default"
-    #: Weights of the batch optimiser's objective: cost = shipments * shipment_weight + km * km_weight.
+    #: Weights of the batch optimiser's objective:
+    #: cost = shipments * shipment_weight + km * distance_weight.
     shipment_weight: float = 100.0
     distance_weight: float = 0.1
 
