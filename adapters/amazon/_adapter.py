@@ -673,19 +673,11 @@ class AmazonAdapter(LifecyclePhases):
                 return
             self.state.save()
             log.info("quantity feed %s created with %d messages", feed.feed_id, len(feed.messages))
-        deadline = time.monotonic() + self.config.feed_wait
-        while True:
-            try:
-                status = self.gateway.get_feed(feed.feed_id)
-            except SpApiUnavailableError:
-                status = {"processingStatus": "IN_PROGRESS"}
-            state = status.get("processingStatus")
-            if state in ("DONE", "FATAL", "CANCELLED"):
-                break
-            if time.monotonic() >= deadline:
-                report.feed_pending = True
-                return  # still running at Amazon: next cycle looks again
-            self._sleep(self.config.feed_poll_interval)
+        status = self._await_feed(feed.feed_id)
+        if status is None:
+            report.feed_pending = True
+            return  # still running at Amazon: next cycle looks again
+        state = status.get("processingStatus")
         if state == "CANCELLED" or not status.get("resultFeedDocumentId"):
             self._abandon_feed(feed, f"feed {feed.feed_id} ended {state}")
             report.quantities_failed += len(feed.messages)

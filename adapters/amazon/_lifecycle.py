@@ -95,6 +95,22 @@ class LifecyclePhases:
     def _resolve_skus(self, skus: set[str]) -> dict[str, str]:
         raise NotImplementedError
 
+    def _await_feed(self, feed_id: str) -> dict[str, Any] | None:
+        """Poll getFeed until the feed ends (DONE, FATAL or CANCELLED) and return its status, or
+        None when it is still running at the deadline (the next cycle looks again). A getFeed that
+        fails for a passing reason counts as "still in progress"."""
+        deadline = time.monotonic() + self.config.feed_wait
+        while True:
+            try:
+                status: dict[str, Any] = self.gateway.get_feed(feed_id)
+            except SpApiUnavailableError:
+                status = {"processingStatus": "IN_PROGRESS"}
+            if status.get("processingStatus") in ("DONE", "FATAL", "CANCELLED"):
+                return status
+            if time.monotonic() >= deadline:
+                return None
+            self._sleep(self.config.feed_poll_interval)
+
     def _pull(
         self, kind: channel_service_pb2.UpdateKind, limit: int, lease: timedelta | None = None
     ) -> list[channel_service_pb2.ChannelUpdate]:
@@ -430,19 +446,11 @@ class LifecyclePhases:
             feed.feed_id = found
             self.state.save()
             log.info("refund feed %s created with %d refunds", feed.feed_id, len(feed.messages))
-        deadline = time.monotonic() + self.config.feed_wait
-        while True:
-            try:
-                status = self.gateway.get_feed(feed.feed_id)
-            except SpApiUnavailableError:
-                status = {"processingStatus": "IN_PROGRESS"}
-            state = status.get("processingStatus")
-            if state in ("DONE", "FATAL", "CANCELLED"):
-                break
-            if time.monotonic() >= deadline:
-                report.refunds_pending = True
-                return
-            self._sleep(self.config.feed_poll_interval)
+        status = self._await_feed(feed.feed_id)
+        if status is None:
+            report.refunds_pending = True
+            return
+        state = status.get("processingStatus")
         if state == "CANCELLED" or not status.get("resultFeedDocumentId"):
             # Amazon processed nothing of a cancelled feed: safe to send again.
             self._abandon_refund_feed(feed, f"refund feed {feed.feed_id} ended {state}")
