@@ -237,6 +237,7 @@ class FulfillmentServicer(fulfillment_service_pb2_grpc.FulfillmentServiceService
                 order_id=request.order_id or None,
                 channel=request.channel or None,
                 channel_order_id=request.channel_order_id or None,
+                reason=request.reason,
             )
         except NotFoundError as error:
             _not_found(context, error)

@@ -1191,11 +1191,14 @@ class Store:
         order_id: str | None = None,
         channel: str | None = None,
         channel_order_id: str | None = None,
+        reason: str = "",
     ) -> CancelResult:
         """Cancel an order: release every reservation of its unshipped fulfillment orders.
 
         Cancelling again answers the same state and releases nothing. An order whose every
-        fulfillment order has shipped raises :class:`InvalidStateError`.
+        fulfillment order has shipped raises :class:`InvalidStateError`. ``reason`` (the caller's
+        words, e.g. "buyer cancelled on Amazon") is kept in the history and on each fulfillment
+        order.
         """
         oid = _resolve_order_id(order_id, channel, channel_order_id)
         now = self._clock()
@@ -1224,7 +1227,7 @@ class Store:
                 .values(
                     state=FulfillmentState.CANCELLED.value,
                     updated_at=now,
-                    cancel_reason="order cancelled",
+                    cancel_reason=reason or "order cancelled",
                 )
             )
             conn.execute(
@@ -1239,7 +1242,8 @@ class Store:
                     "fulfillment_order_id": None,
                     "at": now,
                     "kind": OrderState.CANCELLED.value,
-                    "detail": f"cancelled; {released} reserved units released",
+                    "detail": (f"{reason}; " if reason else "cancelled; ")
+                    + f"{released} reserved units released",
                 },
             )
             return CancelResult(oid, OrderState.CANCELLED, released)

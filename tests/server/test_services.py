@@ -280,6 +280,23 @@ def test_confirm_shipment_moves_units_out_and_answers_the_same_when_repeated(
     assert sortyard_server.store.check_invariants() == []
 
 
+def test_cancel_reason_reaches_the_order_history(sortyard_channel: grpc.Channel) -> None:
+    """The caller's cancel reason is kept: GetOrder's history shows it on the cancel event."""
+    s = stubs(sortyard_channel)
+    routed = s.routing.Route(route_request(order("SF-WHY")), timeout=TIMEOUT)
+    s.fulfillment.CancelOrder(
+        fulfillment_service_pb2.CancelOrderRequest(
+            order_id=routed.order_id, reason="buyer changed their mind"
+        ),
+        timeout=TIMEOUT,
+    )
+    got = s.fulfillment.GetOrder(
+        fulfillment_service_pb2.GetOrderRequest(order_id=routed.order_id), timeout=TIMEOUT
+    )
+    cancelled = [e for e in got.history if "buyer changed their mind" in e.detail]
+    assert len(cancelled) == 1
+
+
 def test_cancel_after_shipping_is_failed_precondition_naming_the_state(
     sortyard_channel: grpc.Channel,
 ) -> None:
