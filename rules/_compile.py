@@ -648,6 +648,12 @@ class CompiledPolicy(Policy):
         if kind in ("exclude", "require", "prefer"):
             assert action.target is not None
             mask = action.target.mask(frame)
+            if effects is None:
+                # Without explanations, touch only the rows the rule hits: most rules are
+                # conditional and hit few orders, and whole [lines, W] arrays per rule dominated
+                # the cost of a many-rule policy.
+                self._apply_rows(kind, action.bonus_km, mask, frame, d, order_hit, line_hit)
+                return
             if kind == "prefer":
                 hit = order_hit[:, None] & mask
                 d.rank_key = d.rank_key - np.where(hit, action.bonus_km, 0.0)
@@ -695,6 +701,35 @@ class CompiledPolicy(Policy):
         if effects is not None:
             for i in np.flatnonzero(order_hit):
                 effects[i].append((rule.name, text))
+
+    @staticmethod
+    def _apply_rows(
+        kind: str,
+        bonus_km: float,
+        mask: BoolArray,
+        frame: Frame,
+        d: Directives,
+        order_hit: BoolArray,
+        line_hit: BoolArray,
+    ) -> None:
+        """exclude / require / prefer on the hit rows only (same result as the full-array form).
+
+        ``mask`` is ``[1, W]`` (warehouse only) or ``[n, W]`` / ``[lines, W]`` (per order / line).
+        """
+        if kind == "prefer":
+            rows = np.flatnonzero(order_hit)
+            per_row = mask if mask.shape[0] == 1 else mask[rows]
+            d.rank_key[rows] -= np.where(per_row, bonus_km, 0.0)
+            return
+        lines = np.flatnonzero(line_hit)
+        if mask.shape[0] == 1:
+            per_line = mask
+        elif mask.shape[0] == frame.n:
+            per_line = mask[frame.line_order[lines]]
+        else:
+            per_line = mask[lines]
+        blocked = per_line if kind == "exclude" else ~per_line
+        d.line_excluded[lines] |= blocked
 
     @staticmethod
     def _explain_eligibility(
