@@ -13,6 +13,7 @@ from server.store import Store
 from server.store import _schema as t
 from server.store._bulk import binder, insert_dicts, insert_prepared
 from server.store._codec import json_text
+from server.store._store import _ALLOCATION_COLUMNS, _FO_COLUMNS, _ORDER_COLUMNS
 
 AT = dt.datetime(2026, 12, 3, 15, 0, 0, 123456, tzinfo=dt.UTC)
 
@@ -50,28 +51,14 @@ def test_insert_dicts_round_trips_json_datetimes_and_nulls(store: Store) -> None
 
 def test_insert_prepared_takes_driver_values_and_applies_column_defaults(store: Store) -> None:
     """insert_prepared with binder-converted datetimes and json_text JSON stores what Core would;
-    columns left out get their server defaults (allocations.shipped = 0 on both backends)."""
+    columns left out get their server defaults (allocations.shipped = 0 on both backends). The
+    rows follow the route path's own column orders, so they are written exactly as routing does."""
     bind = binder(store.engine.dialect, t.fulfillment_orders.c.ship_by)
     with store.engine.begin() as conn:
         insert_prepared(
             conn,
             t.orders,
-            (
-                "order_id",
-                "channel",
-                "channel_order_id",
-                "payload",
-                "decision",
-                "request_id",
-                "request_hash",
-                "route_status",
-                "state",
-                "hold_code",
-                "hold_reason",
-                "policy_version",
-                "created_at",
-                "updated_at",
-            ),
+            _ORDER_COLUMNS,
             [
                 (
                     "so_1",
@@ -94,18 +81,7 @@ def test_insert_prepared_takes_driver_values_and_applies_column_defaults(store: 
         insert_prepared(
             conn,
             t.fulfillment_orders,
-            (
-                "fulfillment_order_id",
-                "order_id",
-                "warehouse_id",
-                "state",
-                "distance_km",
-                "ship_by",
-                "deliver_by",
-                "service_level",
-                "created_at",
-                "updated_at",
-            ),
+            _FO_COLUMNS,
             [
                 (
                     "so_1-1",
@@ -124,15 +100,7 @@ def test_insert_prepared_takes_driver_values_and_applies_column_defaults(store: 
         insert_prepared(
             conn,
             t.allocations,
-            (
-                "fulfillment_order_id",
-                "position",
-                "line_id",
-                "sku",
-                "quantity",
-                "warehouse_id",
-                "channel",
-            ),
+            _ALLOCATION_COLUMNS,
             [("so_1-1", 0, "1", "S", 2, "wh-east", "amazon")],
         )
     with store.engine.connect() as conn:
