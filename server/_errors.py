@@ -17,13 +17,15 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from server._validate import Violation
-from server.store import ConflictRetryError
+from server.store import ConflictRetryError, InvalidStateError, NotFoundError
 
 __all__ = [
     "ERROR_DOMAIN",
     "StoreErrorInterceptor",
     "abort",
     "abort_invalid_argument",
+    "abort_not_found",
+    "abort_wrong_state",
     "bad_request",
 ]
 
@@ -65,6 +67,23 @@ def abort(
     context.set_trailing_metadata(status.trailing_metadata)
     context.abort(status.code, status.details)
     raise AssertionError("abort returned")  # it always raises; this satisfies NoReturn
+
+
+def abort_not_found(context: grpc.ServicerContext, error: NotFoundError) -> NoReturn:
+    """NOT_FOUND for a store lookup that found nothing."""
+    abort(context, grpc.StatusCode.NOT_FOUND, str(error), reason="NOT_FOUND")
+
+
+def abort_wrong_state(
+    context: grpc.ServicerContext, error: InvalidStateError, *, reason: str
+) -> NoReturn:
+    """FAILED_PRECONDITION for an illegal lifecycle move, naming the current state."""
+    abort(
+        context,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        f"{error} (current state: {error.state})",
+        reason=reason,
+    )
 
 
 def abort_invalid_argument(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from typing import NoReturn, cast
+from typing import cast
 
 import grpc
 from sortyard.v1 import (
@@ -21,7 +21,7 @@ from sortyard.v1 import (
 
 import engine
 from server import _convert
-from server._errors import abort, abort_invalid_argument
+from server._errors import abort_invalid_argument, abort_not_found, abort_wrong_state
 from server._inventory_service import InventoryServicer
 from server._observability import note
 from server._runtime import Runtime
@@ -171,19 +171,6 @@ class ReleaseHub:
             return self._generation
 
 
-def _not_found(context: grpc.ServicerContext, error: NotFoundError) -> NoReturn:
-    abort(context, grpc.StatusCode.NOT_FOUND, str(error), reason="NOT_FOUND")
-
-
-def _wrong_state(context: grpc.ServicerContext, error: InvalidStateError) -> NoReturn:
-    abort(
-        context,
-        grpc.StatusCode.FAILED_PRECONDITION,
-        f"{error} (current state: {error.state})",
-        reason="ORDER_STATE",
-    )
-
-
 class FulfillmentServicer(fulfillment_service_pb2_grpc.FulfillmentServiceServicer):
     def __init__(self, runtime: Runtime, hub: ReleaseHub | None = None) -> None:
         self._runtime = runtime
@@ -202,7 +189,7 @@ class FulfillmentServicer(fulfillment_service_pb2_grpc.FulfillmentServiceService
         )
         if stored is None:
             what = request.order_id or f"{request.channel}/{request.channel_order_id}"
-            _not_found(context, NotFoundError(f"order {what}"))
+            abort_not_found(context, NotFoundError(f"order {what}"))
         note(order_id=stored.order_id, state=str(stored.state))
         response = fulfillment_service_pb2.GetOrderResponse(
             order_id=stored.order_id,
@@ -240,9 +227,9 @@ class FulfillmentServicer(fulfillment_service_pb2_grpc.FulfillmentServiceService
                 reason=request.reason,
             )
         except NotFoundError as error:
-            _not_found(context, error)
+            abort_not_found(context, error)
         except InvalidStateError as error:
-            _wrong_state(context, error)
+            abort_wrong_state(context, error, reason="ORDER_STATE")
         note(order_id=result.order_id, units_released=result.units_released)
         return fulfillment_service_pb2.CancelOrderResponse(
             order_id=result.order_id,
@@ -273,9 +260,9 @@ class FulfillmentServicer(fulfillment_service_pb2_grpc.FulfillmentServiceService
                 lines=lines,
             )
         except NotFoundError as error:
-            _not_found(context, error)
+            abort_not_found(context, error)
         except InvalidStateError as error:
-            _wrong_state(context, error)
+            abort_wrong_state(context, error, reason="ORDER_STATE")
         except ShipmentLineError as error:
             abort_invalid_argument(
                 context,
@@ -318,9 +305,9 @@ class FulfillmentServicer(fulfillment_service_pb2_grpc.FulfillmentServiceService
                 ids, warehouse_id=request.warehouse_id or None, ship_by_before=before
             )
         except NotFoundError as error:
-            _not_found(context, error)
+            abort_not_found(context, error)
         except InvalidStateError as error:
-            _wrong_state(context, error)
+            abort_wrong_state(context, error, reason="ORDER_STATE")
         if released:
             self.hub.notify()
         note(released=len(released))
@@ -377,9 +364,9 @@ class FulfillmentServicer(fulfillment_service_pb2_grpc.FulfillmentServiceService
                 request.fulfillment_order_id, delivered_at
             )
         except NotFoundError as error:
-            _not_found(context, error)
+            abort_not_found(context, error)
         except InvalidStateError as error:
-            _wrong_state(context, error)
+            abort_wrong_state(context, error, reason="ORDER_STATE")
         return fulfillment_service_pb2.MarkDeliveredResponse(
             fulfillment_order=fulfillment_order_to_proto(fo), already_delivered=already
         )
@@ -399,9 +386,9 @@ class FulfillmentServicer(fulfillment_service_pb2_grpc.FulfillmentServiceService
                 request.fulfillment_order_id, request.reason, decide, network=network
             )
         except NotFoundError as error:
-            _not_found(context, error)
+            abort_not_found(context, error)
         except InvalidStateError as error:
-            _wrong_state(context, error)
+            abort_wrong_state(context, error, reason="ORDER_STATE")
         note(order_id=result.order_id, rerouted_to=len(result.new_fulfillment_order_ids))
         return fulfillment_service_pb2.CancelFulfillmentOrderResponse(
             outcome=reroute_to_proto(result, self._runtime)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import NoReturn, cast
+from typing import cast
 
 import grpc
 from sortyard.v1 import returns_service_pb2, returns_service_pb2_grpc
@@ -18,7 +18,7 @@ from sortyard.v1 import returns_service_pb2, returns_service_pb2_grpc
 import engine
 from rules._refund import RefundFacts, RefundVerdict, default_refund
 from server import _convert, _report
-from server._errors import abort, abort_invalid_argument
+from server._errors import abort_invalid_argument, abort_not_found, abort_wrong_state
 from server._observability import note
 from server._runtime import Runtime
 from server._validate import Violation
@@ -104,19 +104,6 @@ def return_to_proto(stored: StoredReturn) -> returns_service_pb2.Return:
     return message
 
 
-def _not_found(context: grpc.ServicerContext, error: NotFoundError) -> NoReturn:
-    abort(context, grpc.StatusCode.NOT_FOUND, str(error), reason="NOT_FOUND")
-
-
-def _wrong_state(context: grpc.ServicerContext, error: InvalidStateError) -> NoReturn:
-    abort(
-        context,
-        grpc.StatusCode.FAILED_PRECONDITION,
-        f"{error} (current state: {error.state})",
-        reason="RETURN_STATE",
-    )
-
-
 def _validate_create(request: returns_service_pb2.CreateReturnRequest) -> list[Violation]:
     out: list[Violation] = []
     for name in ("channel", "channel_rma_id", "reason_code"):
@@ -180,7 +167,7 @@ class ReturnsServicer(returns_service_pb2_grpc.ReturnsServiceServicer):
                 authorize=request.authorize,
             )
         except NotFoundError as error:
-            _not_found(context, error)
+            abort_not_found(context, error)
         except IdempotencyConflictError as error:
             abort_invalid_argument(
                 context, [("channel_rma_id", str(error))], reason="IDEMPOTENCY_CONFLICT"
@@ -200,9 +187,9 @@ class ReturnsServicer(returns_service_pb2_grpc.ReturnsServiceServicer):
         try:
             stored = self._runtime.store.authorize_return(request.return_id)
         except NotFoundError as error:
-            _not_found(context, error)
+            abort_not_found(context, error)
         except InvalidStateError as error:
-            _wrong_state(context, error)
+            abort_wrong_state(context, error, reason="RETURN_STATE")
         return returns_service_pb2.AuthorizeReturnResponse(rma=return_to_proto(stored))
 
     def ReceiveReturn(
@@ -220,9 +207,9 @@ class ReturnsServicer(returns_service_pb2_grpc.ReturnsServiceServicer):
                 request.return_id, request.warehouse_id, units, decide
             )
         except NotFoundError as error:
-            _not_found(context, error)
+            abort_not_found(context, error)
         except InvalidStateError as error:
-            _wrong_state(context, error)
+            abort_wrong_state(context, error, reason="RETURN_STATE")
         except ReturnLineError as error:
             abort_invalid_argument(context, [(error.path, str(error))], reason="RETURN_INVALID")
         note(return_id=stored.return_id, already_received=already, state=stored.state.value)
@@ -244,7 +231,7 @@ class ReturnsServicer(returns_service_pb2_grpc.ReturnsServiceServicer):
         )
         if stored is None:
             what = request.return_id or f"{request.channel}/{request.channel_rma_id}"
-            _not_found(context, NotFoundError(f"return {what}"))
+            abort_not_found(context, NotFoundError(f"return {what}"))
         return returns_service_pb2.GetReturnResponse(rma=return_to_proto(stored))
 
     def ReturnsReport(
