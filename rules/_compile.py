@@ -3,11 +3,14 @@
 Every condition compiles to a function that evaluates the WHOLE batch at once and returns a 2-D bool
 array ``[rows, cols]`` where rows is 1 (the clock), ``n`` (orders) or ``L`` (lines) and cols is 1 or
 ``W`` (warehouses); numpy broadcasting combines them, and an order-level array joins a line-level
-one by indexing with ``line_order``. Nothing is ever ``eval``-ed or ``exec``-ed.
+one by indexing with ``line_order``. Routing evaluates a rule's warehouse target on the orders the
+rule hits only (a restricted :class:`Frame`), where order rows are those orders. Nothing is ever
+``eval``-ed or ``exec``-ed.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import math
@@ -19,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engine import Directives, Hold, Policy, RoutingContext, ServiceLevel
+from engine import Directives, Hold, Order, Policy, RoutingContext, ServiceLevel
 from rules import _ast as a
 from rules._diagnostics import Diagnostic
 from rules._refund import RefundFacts, RefundVerdict, decide_refund
@@ -71,8 +74,11 @@ class _Glob:
 
     def over_skus(self, frame: Frame) -> BoolArray:
         unique, codes = frame.skus()
-        answers = np.fromiter((self(sku) for sku in unique), dtype=np.bool_, count=len(unique))
-        return answers[codes]
+        # Cached answers in one C-level pass; the pattern runs only for SKUs not seen before.
+        found = list(map(self._cache.get, unique))
+        if None in found:
+            found = [self(s) if hit is None else hit for s, hit in zip(unique, found, strict=True)]
+        return np.array(found, dtype=np.bool_)[codes]
 
     def over(self, values: npt.NDArray[Any]) -> BoolArray:
         flat = values.ravel()
@@ -84,7 +90,14 @@ class _Glob:
 
 
 class Frame:
-    """One batch being evaluated: the context, plus columns extracted once and shared by rules."""
+    """One batch being evaluated: the context, plus columns extracted once and shared by rules.
+
+    A frame can be *restricted* to some of the orders (:meth:`restrict`). Routing evaluates a
+    rule's warehouse target on the orders the rule hits only: the per-(order, warehouse) fields
+    (ship dates, delivery days) then cost ``[hit, W]`` work instead of ``[n, W]`` for a rule that
+    concerns one order in ten. Order- and line-level columns are always built for the whole batch
+    (on :attr:`full`, cached there and shared by every rule) and then narrowed with :meth:`pick`.
+    """
 
     def __init__(self, ctx: RoutingContext, tz: zoneinfo.ZoneInfo) -> None:
         self.ctx = ctx
@@ -93,65 +106,105 @@ class Frame:
         self.w = len(ctx.network.warehouse_ids)
         self.line_order = np.asarray(ctx.line_order, dtype=np.int64)
         self.local_now = ctx.now.astimezone(tz)
+        self.full = self  # the unrestricted frame (itself, unless restricted)
+        self.rows: IntArray | None = None  # the orders of a restricted frame; None: all of them
         self._columns: dict[str, npt.NDArray[Any]] = {}
         self._skus: tuple[list[str], IntArray] | None = None
+
+    def restrict(self, rows: IntArray) -> Frame:
+        """This batch seen through the orders ``rows`` (ascending): ORDER-kind values evaluated
+        on the result have ``len(rows)`` rows."""
+        view = copy.copy(self.full)  # shares the column cache: full-batch columns stay full-batch
+        view.rows = rows
+        view.n = len(rows)
+        return view
+
+    def pick(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """The restricted orders' rows of a full-batch ``[n, ...]`` array."""
+        return values if self.rows is None else values[self.rows]
 
     def skus(self) -> tuple[list[str], IntArray]:
         """The batch's distinct SKUs and, per line, the index of its SKU among them (computed once,
         so per-SKU work such as tags and patterns runs once per distinct SKU, not per line)."""
-        found = self._skus
+        full = self.full
+        found = full._skus
         if found is None:
-            index: dict[str, int] = {}
-            codes = np.fromiter(
-                (index.setdefault(sku, len(index)) for sku in self.ctx.line_sku),
-                dtype=np.int64,
-                count=self.lines,
-            )
-            found = self._skus = (list(index), codes)
+            line_sku = full.ctx.line_sku
+            unique = list(dict.fromkeys(line_sku))
+            index = dict(zip(unique, range(len(unique)), strict=True))
+            codes = np.fromiter(map(index.__getitem__, line_sku), dtype=np.int64, count=full.lines)
+            found = full._skus = (unique, codes)
         return found
 
     def column(self, key: str, build: Callable[[], npt.NDArray[Any]]) -> npt.NDArray[Any]:
+        """A full-batch column, built once per batch (restricted frames share the cache)."""
         found = self._columns.get(key)
         if found is None:
             found = build()
             self._columns[key] = found
         return found
 
+    def per_order_warehouse(
+        self, key: str, build: Callable[[Frame], npt.NDArray[Any]]
+    ) -> npt.NDArray[Any]:
+        """An ``[n, W]`` field: cached on the full frame; on a restricted frame built for its
+        rows only (every restricted frame is used for one target, so there is nothing to share)."""
+        if self.rows is None:
+            return self.column(key, lambda: build(self))
+        return build(self)
+
     def to_rows(self, values: npt.NDArray[Any], kind: int, target: int) -> npt.NDArray[Any]:
         """Bring ``values`` of row kind ``kind`` to row kind ``target`` (ORDER → LINE by index)."""
         if kind in (target, SCALAR):
             return values
-        if kind == ORDER and target == LINE:
+        if kind == ORDER and target == LINE and self.rows is None:
             return values[self.line_order]
         raise AssertionError(f"cannot bring rows of kind {kind} to {target}")  # pragma: no cover
 
 
-def _text_column(frame: Frame, name: str, get: Callable[[Any], str]) -> npt.NDArray[Any]:
-    return frame.column(name, lambda: np.array([get(o) for o in frame.ctx.orders], dtype=np.str_))
+def _text_column(values: list[Any]) -> npt.NDArray[Any]:
+    """``np.array(values, dtype=np.str_)``, faster: given the width, numpy skips its own pass to
+    find it (the same dtype: the longest length, at least 1)."""
+    try:
+        width = max(map(len, values), default=0)
+    except TypeError:  # not all text: numpy's own conversion decides
+        return np.array(values, dtype=np.str_)
+    return np.array(values, dtype=f"<U{max(width, 1)}")
+
+
+# Order text fields, read with one comprehension each (no call per order: with 50 rules over a
+# large batch, a lambda per value cost as much as the numpy work it fed).
+_ORDER_TEXT: dict[str, Callable[[Sequence[Order]], list[Any]]] = {
+    "order.channel": lambda orders: [o.channel for o in orders],
+    "order.channel_order_id": lambda orders: [o.channel_order_id for o in orders],
+    "order.ship_to.country_code": lambda orders: [o.ship_to.country_code for o in orders],
+    "order.ship_to.state": lambda orders: [o.ship_to.state for o in orders],
+    "order.ship_to.postal_code": lambda orders: [o.ship_to.postal_code for o in orders],
+    "order.ship_to.city": lambda orders: [o.ship_to.city for o in orders],
+}
 
 
 def _order_field(spec_name: str, key: str | None) -> Callable[[Frame], npt.NDArray[Any]]:
-    getters: dict[str, Callable[[Any], Any]] = {
-        "order.channel": lambda o: o.channel,
-        "order.channel_order_id": lambda o: o.channel_order_id,
-        "order.ship_to.country_code": lambda o: o.ship_to.country_code,
-        "order.ship_to.state": lambda o: o.ship_to.state,
-        "order.ship_to.postal_code": lambda o: o.ship_to.postal_code,
-        "order.ship_to.city": lambda o: o.ship_to.city,
-    }
-    if spec_name in getters:
-        get = getters[spec_name]
-        return lambda frame: _text_column(frame, spec_name, get)[:, None]
+    """The field's ``[n]`` column over the whole batch (call it with a full frame)."""
+    if spec_name in _ORDER_TEXT:
+        read = _ORDER_TEXT[spec_name]
+        return lambda frame: frame.column(spec_name, lambda: _text_column(read(frame.ctx.orders)))
     if spec_name == "order.attributes":
         assert key is not None
-        return lambda frame: _text_column(
-            frame, f"attr:{key}", lambda o: o.attributes.get(key, "")
-        )[:, None]
+        return lambda frame: frame.column(
+            f"attr:{key}",
+            # Most orders carry no attributes: test for that before paying for a method call.
+            lambda: _text_column(
+                [o.attributes.get(key, "") if o.attributes else "" for o in frame.ctx.orders]
+            ),
+        )
     if spec_name == "order.service_level":
         return lambda frame: frame.column(
             spec_name,
-            lambda: np.array([int(o.service_level) for o in frame.ctx.orders], dtype=np.int64),
-        )[:, None]
+            lambda: np.fromiter(
+                (o.service_level for o in frame.ctx.orders), dtype=np.int64, count=frame.n
+            ),
+        )
     if spec_name == "order.total_quantity":
 
         def total(frame: Frame) -> npt.NDArray[Any]:
@@ -159,20 +212,20 @@ def _order_field(spec_name: str, key: str | None) -> Callable[[Frame], npt.NDArr
             return frame.column(
                 spec_name,
                 lambda: np.bincount(frame.line_order, weights=quantity, minlength=frame.n),
-            )[:, None]
+            )
 
         return total
     if spec_name == "order.line_count":
         return lambda frame: frame.column(
             spec_name, lambda: np.diff(np.asarray(frame.ctx.line_start)).astype(np.float64)
-        )[:, None]
+        )
     raise AssertionError(spec_name)  # pragma: no cover
 
 
 def _line_field(spec_name: str) -> Callable[[Frame], npt.NDArray[Any]]:
     if spec_name == "line.sku":
         return lambda frame: frame.column(
-            spec_name, lambda: np.array(list(frame.ctx.line_sku), dtype=np.str_)
+            spec_name, lambda: _text_column(list(frame.ctx.line_sku))
         )[:, None]
     if spec_name == "line.quantity":
         return lambda frame: np.asarray(frame.ctx.line_quantity, dtype=np.float64)[:, None]
@@ -195,11 +248,11 @@ def _warehouse_field(spec_name: str) -> Callable[[Frame], npt.NDArray[Any]]:
     if spec_name == "warehouse.handling_days":
         return attribute(lambda w: w.handling_days, np.float64)
     if spec_name == "warehouse.distance_km":
-        return lambda frame: np.asarray(frame.ctx.distance_km, dtype=np.float64)
+        return lambda frame: frame.pick(np.asarray(frame.ctx.distance_km, dtype=np.float64))
     if spec_name == "warehouse.ships_today":
-        return lambda frame: frame.column(spec_name, lambda: _ships_today(frame))
+        return lambda frame: frame.per_order_warehouse(spec_name, _ships_today)
     if spec_name == "warehouse.delivery_days":
-        return lambda frame: frame.column(spec_name, lambda: _delivery_days(frame))
+        return lambda frame: frame.per_order_warehouse(spec_name, _delivery_days)
     raise AssertionError(spec_name)  # pragma: no cover
 
 
@@ -218,7 +271,7 @@ def _ships_today(frame: Frame) -> BoolArray:
         [int((now.astimezone(z).utcoffset() or dt.timedelta()).total_seconds()) for z in zones],
         dtype=np.int64,
     )
-    ship_by = np.asarray(ctx.ship_by)
+    ship_by: npt.NDArray[np.datetime64] = frame.pick(np.asarray(ctx.ship_by))
     now_seconds = int(now.timestamp())
     today = (now_seconds + offsets) // 86_400
     same_day: BoolArray = _local_days(ship_by, offsets) == today[None, :]
@@ -227,7 +280,7 @@ def _ships_today(frame: Frame) -> BoolArray:
 
 def _delivery_days(frame: Frame) -> FloatArray:
     """Calendar days from today to the estimated delivery date (policy time zone); NaN if none."""
-    deliver_by = np.asarray(frame.ctx.deliver_by)
+    deliver_by = frame.pick(np.asarray(frame.ctx.deliver_by))
     offset = int((frame.local_now.utcoffset() or dt.timedelta()).total_seconds())
     seconds = deliver_by.astype("datetime64[s]").astype(np.int64)
     days = ((seconds + offset) // 86_400).astype(np.float64)
@@ -317,14 +370,17 @@ class _Compiler:
         want_all = isinstance(cond, a.AllLines)
 
         def reduce(frame: Frame) -> Evaluated:
-            values, kind = inner(frame)
-            if kind != LINE:
+            # Lines are never restricted: evaluate over the whole batch, then take the rows.
+            full = frame.full
+            values, kind = inner(full)
+            if kind == SCALAR:
                 return values, kind
-            flat = values[:, 0]
-            counted = ~flat if want_all else flat
-            hits = np.bincount(frame.line_order, weights=counted, minlength=frame.n)
-            result = hits == 0 if want_all else hits > 0
-            return result[:, None], ORDER
+            if kind == LINE:
+                flat = values[:, 0]
+                counted = ~flat if want_all else flat
+                hits = np.bincount(full.line_order, weights=counted, minlength=full.n)
+                values = (hits == 0 if want_all else hits > 0)[:, None]
+            return frame.pick(values), ORDER
 
         return reduce
 
@@ -341,7 +397,8 @@ class _Compiler:
                 SCALAR,
             )
         if spec.level is Level.ORDER:
-            return _order_field(name, field.key), ORDER
+            column = _order_field(name, field.key)
+            return lambda frame: frame.pick(column(frame.full))[:, None], ORDER
         if spec.level is Level.LINE:
             return _line_field(name), LINE
         return _warehouse_field(name), ORDER if spec.level is Level.ORDER_WAREHOUSE else SCALAR
@@ -568,32 +625,40 @@ class CompiledPolicy(Policy):
     def channels(self) -> frozenset[str]:
         return self._channels
 
-    def _base_rank(self, frame: Frame) -> FloatArray:
-        distance = np.asarray(frame.ctx.distance_km, dtype=np.float64)
-        key = distance.copy()
+    def _base_rank(self, frame: Frame, key: FloatArray) -> None:
+        """Turn ``key`` (a writable copy of the distances) into the ranking's base key in place:
+        the neutral directives already copied the [n, W] distances, and a second copy of them
+        per batch was measurable."""
         if self.rank_kind == "priority":
             ids = frame.ctx.network.warehouse_ids
             place = {wid: i for i, wid in enumerate(self.rank_order)}
             steps = np.array([place.get(wid, len(place)) for wid in ids], dtype=np.float64)
-            key = key + steps[None, :] * _PRIORITY_STEP_KM
+            key += steps[None, :] * _PRIORITY_STEP_KM
         elif self.rank_kind == "cost" and self.cost_per_km > 0:
             fixed = np.zeros(frame.w, dtype=np.float64)
             for cost, target in self._handling:
                 mask = np.broadcast_to(target.mask(frame), (1, frame.w))[0]
                 fixed = np.where(mask, np.maximum(fixed, cost), fixed)
-            key = key + fixed[None, :] / self.cost_per_km
-        return key
+            key += fixed[None, :] / self.cost_per_km
 
     def directives(self, ctx: RoutingContext, *, explain: bool = False) -> Directives:
         frame = Frame(ctx, self.tz)
         n, lines = frame.n, frame.lines
         d = Directives.neutral(ctx, max_shipments=self.default_max_shipments)
-        d.rank_key = self._base_rank(frame)
+        key = d.rank_key  # neutral() hands a fresh copy of the distances: rank in it in place
+        if (
+            key.dtype != np.float64
+            or not key.flags.writeable
+            or np.may_share_memory(key, ctx.distance_km)
+        ):  # pragma: no cover - never write into the context
+            key = np.array(ctx.distance_km, dtype=np.float64)
+        self._base_rank(frame, key)
+        d.rank_key = key
         base_rank = d.rank_key.copy() if explain else None
         effects: list[list[tuple[str, str]]] | None = [[] for _ in range(n)] if explain else None
         decided_max = np.zeros(n, dtype=np.bool_)
         level_max: dict[int, IntArray] = {}
-        held_by: list[tuple[str, str] | None] = [None] * n
+        held_by: dict[int, tuple[str, str]] = {}  # order -> (rule, reason) of the winning hold
         line_order = frame.line_order
         for rule in self._rules:
             if rule.when is not None:
@@ -605,15 +670,17 @@ class CompiledPolicy(Policy):
                 order_hit = np.ones(n, dtype=np.bool_)
             if not order_hit.any():
                 continue
-            line_hit = order_hit[line_order]
+            line_hit: BoolArray | None = None  # only exclude / require work per line
             if rule.line_scope is not None:
                 values, kind = rule.line_scope(frame)
                 scoped = frame.to_rows(values, kind, LINE)
-                line_hit = line_hit & np.broadcast_to(scoped, (lines, 1))[:, 0]
+                line_hit = order_hit[line_order] & np.broadcast_to(scoped, (lines, 1))[:, 0]
                 order_hit = order_hit & (np.bincount(line_order, weights=line_hit, minlength=n) > 0)
                 if not order_hit.any():
                     continue
             for action in rule.actions:
+                if line_hit is None and action.kind in ("exclude", "require"):
+                    line_hit = order_hit[line_order]
                 self._apply(rule, action, frame, d, order_hit, line_hit, effects, held_by)
                 if action.kind == "max_shipments":
                     limit = level_max.setdefault(rule.priority, np.full(n, -1, dtype=np.int64))
@@ -624,9 +691,10 @@ class CompiledPolicy(Policy):
             take = (limit > 0) & ~decided_max
             d.max_shipments[take] = limit[take]
             decided_max |= take
-        d.hold = [
-            None if held is None else Hold("POLICY_HOLD", held[1], rule=held[0]) for held in held_by
-        ]
+        hold: list[Hold | None] = [None] * n
+        for i, (name, reason) in held_by.items():
+            hold[i] = Hold("POLICY_HOLD", reason, rule=name)
+        d.hold = hold
         if effects is not None:
             assert base_rank is not None
             self._explain_ranking(frame, d, base_rank, effects, decided_max)
@@ -640,24 +708,25 @@ class CompiledPolicy(Policy):
         frame: Frame,
         d: Directives,
         order_hit: BoolArray,
-        line_hit: BoolArray,
+        line_hit: BoolArray | None,
         effects: list[list[tuple[str, str]]] | None,
-        held_by: list[tuple[str, str] | None],
+        held_by: dict[int, tuple[str, str]],
     ) -> None:
         kind = action.kind
         if kind in ("exclude", "require", "prefer"):
             assert action.target is not None
-            mask = action.target.mask(frame)
             if effects is None:
                 # Without explanations, touch only the rows the rule hits: most rules are
                 # conditional and hit few orders, and whole [lines, W] arrays per rule dominated
                 # the cost of a many-rule policy.
-                self._apply_rows(kind, action.bonus_km, mask, frame, d, order_hit, line_hit)
+                self._apply_rows(kind, action, frame, d, order_hit, line_hit)
                 return
+            mask = action.target.mask(frame)
             if kind == "prefer":
                 hit = order_hit[:, None] & mask
                 d.rank_key = d.rank_key - np.where(hit, action.bonus_km, 0.0)
             else:
+                assert line_hit is not None
                 per_line = mask[frame.line_order] if mask.shape[0] == frame.n else mask
                 blocked = per_line if kind == "exclude" else ~per_line
                 newly = line_hit[:, None] & blocked
@@ -682,13 +751,13 @@ class CompiledPolicy(Policy):
                     effects[i].append((rule.name, text))
             return
         if kind == "hold":
-            for i in np.flatnonzero(order_hit):
-                if held_by[i] is None:
-                    held_by[i] = (rule.name, action.reason)
+            for row in np.flatnonzero(order_hit).tolist():
+                if row not in held_by:
+                    held_by[row] = (rule.name, action.reason)
                     if effects is not None:
-                        effects[i].append((rule.name, f"held the order: {action.reason}"))
+                        effects[row].append((rule.name, f"held the order: {action.reason}"))
                 elif effects is not None:
-                    effects[i].append((rule.name, "would hold the order too (another rule won)"))
+                    effects[row].append((rule.name, "would hold the order too (another rule won)"))
             return
         if kind == "ship_complete":
             d.ship_complete |= order_hit
@@ -705,31 +774,40 @@ class CompiledPolicy(Policy):
     @staticmethod
     def _apply_rows(
         kind: str,
-        bonus_km: float,
-        mask: BoolArray,
+        action: _Action,
         frame: Frame,
         d: Directives,
         order_hit: BoolArray,
-        line_hit: BoolArray,
+        line_hit: BoolArray | None,
     ) -> None:
         """exclude / require / prefer on the hit rows only (same result as the full-array form).
 
-        ``mask`` is ``[1, W]`` (warehouse only) or ``[n, W]`` / ``[lines, W]`` (per order / line).
+        A target is evaluated on the hit orders only (:meth:`Frame.restrict`) when they are few,
+        so its mask is ``[1, W]`` (warehouse only), ``[hit orders, W]`` or, for a rule that hits
+        many orders, ``[n, W]``: restricting costs a copy of the hit rows of every per-order
+        input, which only pays when it saves most of the rows.
         """
+        assert action.target is not None
+        rows = np.flatnonzero(order_hit)
+        view = frame.restrict(rows) if len(rows) * 4 <= frame.n else frame
+        mask = action.target.mask(view)
+        whole = mask.shape[0] != 1 and view.rows is None  # rows indexed by order, all n of them
         if kind == "prefer":
-            rows = np.flatnonzero(order_hit)
-            per_row = mask if mask.shape[0] == 1 else mask[rows]
-            d.rank_key[rows] -= np.where(per_row, bonus_km, 0.0)
+            if whole and len(rows) != frame.n:
+                mask = mask[rows]
+            _subtract_where(d.rank_key, rows, mask, action.bonus_km)
             return
+        assert line_hit is not None
         lines = np.flatnonzero(line_hit)
         if mask.shape[0] == 1:
             per_line = mask
-        elif mask.shape[0] == frame.n:
+        elif whole:
             per_line = mask[frame.line_order[lines]]
         else:
-            per_line = mask[lines]
-        blocked = per_line if kind == "exclude" else ~per_line
-        d.line_excluded[lines] |= blocked
+            # Every hit line belongs to a hit order: its order's place among ``rows`` is its row.
+            place = np.cumsum(order_hit) - 1
+            per_line = mask[place[frame.line_order[lines]]]
+        _set_where(d.line_excluded, lines, per_line if kind == "exclude" else ~per_line)
 
     @staticmethod
     def _explain_eligibility(
@@ -848,6 +926,32 @@ class CompiledPolicy(Policy):
                 units = np.full(len(skus), rule.units, dtype=np.int64)
             out = np.where(matched, np.maximum(out, units), out)
         return np.minimum(out, available)
+
+
+def _subtract_where(key: FloatArray, rows: IntArray, mask: BoolArray, amount: float) -> None:
+    """``key[rows] -= where(mask, amount, 0.0)`` for ``mask`` ``[1, W]`` or ``[len(rows), W]``,
+    bit for bit (``x - 0.0`` is ``x``). When few entries change, only those are written: a row
+    update gathers, rewrites and scatters every entry of the rows (8 bytes each)."""
+    if int(np.count_nonzero(mask)) * 4 > mask.size:
+        key[rows] -= np.where(mask, amount, 0.0)
+    elif mask.shape[0] == 1:
+        for w in np.flatnonzero(mask[0]).tolist():  # a few columns: one strided update each
+            column = key[:, w]
+            column[rows] -= amount
+    else:
+        at, cols = np.nonzero(mask)
+        key[rows[at], cols] -= amount
+
+
+def _set_where(target: BoolArray, rows: IntArray, mask: BoolArray) -> None:
+    """``target[rows] |= mask`` for ``mask`` ``[1, W]`` or ``[len(rows), W]``. Rows of bools are
+    cheap to rewrite whole; only a few columns of a shared ``[1, W]`` mask go column by column."""
+    if mask.shape[0] == 1 and int(np.count_nonzero(mask)) * 4 <= mask.size:
+        for w in np.flatnonzero(mask[0]).tolist():
+            column = target[:, w]
+            column[rows] = True
+    else:
+        target[rows] |= mask
 
 
 def _ranked(keys: FloatArray, eligible: BoolArray) -> list[int]:
