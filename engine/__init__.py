@@ -51,6 +51,7 @@ from engine._optimize import (
     objective_of,
     solve_batch,
 )
+from engine._optimize import warm_up as warm_up_optimizer
 from engine._policy import DefaultPolicy, Directives, Policy, RoutingContext
 from engine._replay import (
     DEFAULT_REPLAY_WINDOW,
@@ -162,5 +163,6 @@ __all__ = [
     "transit_days",
     "usable_by_channel",
     "validate_order",
+    "warm_up_optimizer",
     "zip5_key",
 ]

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from engine._optimize import BatchProblem
 
-__all__ = ["scarce_batch", "sequential_greedy"]
+__all__ = ["scarce_batch", "sequential_greedy", "study_batch"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -39,6 +39,7 @@ def scarce_batch(
     max_shipments: int = 3,
     shipment_weight: float = 100.0,
     distance_weight: float = 0.1,
+    unfilled_penalty: float | None = None,
 ) -> BatchProblem:
     """A batch in the style of the MILP study (``shared/brief/perf-limits.md`` section 4).
 
@@ -46,7 +47,8 @@ def scarce_batch(
     each SKU stocked in about ``stocked_share`` of the warehouses, its total supply
     ``supply_ratio`` times the batch's demand, spread at random over those warehouses. Optional
     channel reserves (a ``reserve_share`` of each cell held for one channel), no-split lines and
-    ship-complete orders exercise the other constraints.
+    ship-complete orders exercise the other constraints. The penalty per unfilled unit defaults
+    to ten times the dearest shipment.
     """
     rng = np.random.default_rng(seed)
     n_skus = max(1, n_orders // 5)
@@ -98,7 +100,41 @@ def scarce_batch(
         ship_complete=rng.random(n_orders) < ship_complete_share,
         shipment_weight=shipment_weight,
         distance_weight=distance_weight,
-        unfilled_penalty=10.0 * (shipment_weight + distance_weight * float(distance.max())),
+        unfilled_penalty=(
+            10.0 * (shipment_weight + distance_weight * float(distance.max()))
+            if unfilled_penalty is None
+            else unfilled_penalty
+        ),
+    )
+
+
+def study_batch(
+    seed: int,
+    *,
+    n_orders: int = 1000,
+    n_warehouses: int = 50,
+    n_channels: int = 0,
+    reserve_share: float = 0.0,
+    ship_complete_share: float = 0.0,
+) -> BatchProblem:
+    """The scarce batch of the MILP study in ``shared/brief/perf-limits.md`` section 4, which the
+    optimiser's targets refer to: orders of 2-3 distinct SKUs (quantity 1-2, lines not split) from
+    ``n_orders / 5`` SKUs, each stocked in half the warehouses with 1.5-3x the batch's demand; a
+    shipment costs $5 + $0.005/km, an unfilled unit $1,000."""
+    return scarce_batch(
+        seed,
+        n_orders=n_orders,
+        n_warehouses=n_warehouses,
+        skus_per_order=(2, 3),
+        stocked_share=0.5,
+        supply_ratio=(1.5, 3.0),
+        n_channels=n_channels,
+        reserve_share=reserve_share,
+        no_split_share=1.0,
+        ship_complete_share=ship_complete_share,
+        shipment_weight=5.0,
+        distance_weight=0.005,
+        unfilled_penalty=1000.0,
     )
 
 

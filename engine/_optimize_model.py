@@ -155,6 +155,12 @@ class MilpModel:
     s_channel: IntArray  # [S]
     s_cover: IntArray  # [S] rc: what the channel may take in the cell before drawing on the pool
     s_col: IntArray  # [S]
+    # The stock rows (binding cells' pools and reserves) and the one each x column draws on, -1
+    # where its cell cannot bind: what the per-order decomposition (``engine._optimize_dw``) keeps.
+    stock_rows: IntArray  # [R] row indices
+    pair_stock_row: IntArray  # [P] row index or -1
+    pair_ub: IntArray  # [P] upper bound of the x column (in column units)
+    y_cost: FloatArray  # [Y] cost of each shipment
 
     def columns_of(self, quantity: IntArray, problem: BatchProblem) -> FloatArray:
         """The column vector describing a feasible ``[L, W]`` assignment (the warm start)."""
@@ -415,6 +421,7 @@ def build_model(problem: BatchProblem) -> MilpModel:
         )
     # Binding cells: pool takers + s columns <= pool.
     on_pool = on_binding & (pair_s_full < 0)
+    pool_row0 = n_rows
     add_rows(
         len(bind_cells),
         (
@@ -428,6 +435,7 @@ def build_model(problem: BatchProblem) -> MilpModel:
     )
     # Reserve rows: channel's units - s <= cover.
     on_s = pair_s_full >= 0
+    reserve_row0 = n_rows
     add_rows(
         n_s,
         (
@@ -454,6 +462,9 @@ def build_model(problem: BatchProblem) -> MilpModel:
         (v_all, (row_pos[r_all], col_pos[c_all])), shape=(n_rows, n_cols), dtype=np.float64
     )
     matrix.sum_duplicates()
+    pair_stock_row = np.full(n_pairs, -1, dtype=np.int64)
+    pair_stock_row[on_pool] = row_pos[pool_row0 + cell_row[pair_cell_idx[on_pool]]]
+    pair_stock_row[on_s] = row_pos[reserve_row0 + pair_s_full[on_s]]
     return MilpModel(
         n_components=n_comp,
         col_start=np.searchsorted(col_comp[col_order], np.arange(n_comp + 1)).astype(np.int64),
@@ -482,6 +493,10 @@ def build_model(problem: BatchProblem) -> MilpModel:
         s_channel=s_channel.astype(np.int64),
         s_cover=s_cover.astype(np.int64),
         s_col=col_pos[s0 + np.arange(n_s)],
+        stock_rows=np.sort(row_pos[pool_row0 : reserve_row0 + n_s]),
+        pair_stock_row=pair_stock_row,
+        pair_ub=pair_ub,
+        y_cost=y_cost.astype(np.float64),
     )
 
 

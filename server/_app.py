@@ -189,6 +189,9 @@ def start_server(
     if geocoder is None:
         # Load the ZIP table (about 2 s) before reporting SERVING, not inside the first Route.
         geocoder = engine.Geocoder.default()
+    # The batch optimiser's compiled pricing kernel (numba: seconds the first time on a machine,
+    # a disk-cache load after), in the background so the first optimised RouteBatch need not.
+    threading.Thread(target=engine.warm_up_optimizer, name="sortyard-warm-up", daemon=True).start()
     policy_source, policy_module = _policy_support(policies)
     runtime = Runtime(
         store=store,

@@ -26,8 +26,8 @@ from engine._optimize_model import line_order_of, order_warehouse_units
 IntArray = npt.NDArray[np.int64]
 
 BRUTE_FORCE_LIMIT = 2500  # assignments enumerated per instance
-# Both ways a chunk is solved: the whole MILP (small chunks), and LP bound + restricted MILP +
-# full MILP from the restricted optimum (large chunks; forced here with a threshold of 0 columns).
+# Both ways a chunk is solved: the whole MILP (small chunks), and the decomposition by order then
+# the whole MILP from its plan (large chunks; forced here with a threshold of 0 columns).
 SOLVE_PATHS = (10**9, 0)
 
 
