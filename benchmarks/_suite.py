@@ -25,6 +25,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "quality": ("benchmarks._quality", "4. Decision quality vs the optimum"),
     "scaling": ("benchmarks._scaling", "5. Scaling"),
     "memory": ("benchmarks._memory", "6. Memory"),
+    "optimiser": ("benchmarks._optimiser", "7. Batch optimiser at scale"),
 }
 
 

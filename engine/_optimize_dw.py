@@ -56,10 +56,12 @@ DIVE_TIME_SHARE = 0.85
 DIVE_FIX_SHARE = 0.1
 #: Share of what is left after the dive for the neighbourhood search (the full MILP gets the rest).
 LNS_TIME_SHARE = 0.5
-#: Share of the orders on an uncontested plan freed at random in each neighbourhood.
+#: Share of the orders on a plan the LP chose whole freed at random in each neighbourhood.
 LNS_FREE_SHARE = 0.2
 #: Most time for one neighbourhood's MILP.
 LNS_STEP_SECONDS = 0.2
+#: At most this share of the orders is freed among those off the LP's whole plans.
+LNS_MAX_FREE = 0.3
 #: The search ends after this many neighbourhoods in a row without a gain.
 LNS_PATIENCE = 4
 #: A plan joins the master only when its reduced cost is below this.
@@ -539,8 +541,11 @@ def _neighbourhood_search(
     idle = 0
     while time.perf_counter() < stop and master.cost_of(best) > good_enough and idle < LNS_PATIENCE:
         plan = np.flatnonzero(best[n_s:] > 0.5)
-        uncontested = plan[lam[plan] > 1 - 1e-6]
-        keep = uncontested[rng.random(len(uncontested)) >= LNS_FREE_SHARE]
+        whole = lam[plan] > 1 - 1e-6
+        # Free: a random share of the orders on a plan the LP chose whole, and of the others as
+        # many as keep the MILP small (all of them, when the plan follows the LP closely).
+        free = np.where(whole, LNS_FREE_SHARE, LNS_MAX_FREE * len(plan) / max((~whole).sum(), 1))
+        keep = plan[rng.random(len(plan)) >= free]
         found = master.milp(best, min(stop, time.perf_counter() + LNS_STEP_SECONDS), keep)
         if master.cost_of(found) < master.cost_of(best) - 1e-9:
             best, idle = found, 0
@@ -606,10 +611,12 @@ def solve_by_order(
     if master.plans.count == 0:
         return DecompositionResult(start.copy(), bound, False, rounds)  # nothing can ship
 
+    # The search starts from the dive even when the start is cheaper: the dive follows the LP,
+    # so its neighbourhoods are small enough to solve (from the start they were not, on seed 700).
     best = start_master
     if lp_values is not None and len(lp_values):
         dived = master.dive(lp_values, started + DIVE_TIME_SHARE * span)
-        if dived is not None and master.cost_of(dived) < master.cost_of(best):
+        if dived is not None:
             best = dived
     # The MILP over every plan from the best so far either finishes (most batches measured) or
     # spends the budget in root cuts (3 s on a third of them). So first a few small MILPs, each
@@ -621,6 +628,8 @@ def solve_by_order(
         now = time.perf_counter()
         stop = now + LNS_TIME_SHARE * (deadline - now)
         best = _neighbourhood_search(master, best, lp_values, stop, good_enough)
+    if master.cost_of(start_master) < master.cost_of(best):
+        best = start_master
     if master.cost_of(best) <= good_enough:
         return DecompositionResult(master.chunk_values(best, c0, c1), bound, False, rounds)
     final = master.milp(best, deadline)
