@@ -14,12 +14,17 @@ reserves) couple the orders.
   subject to the stock rows, with the reserves' ``s`` columns as in the compact model.
 * **Pricing** (:mod:`engine._optimize_pricing`): with the master's stock duals as unit prices, the
   best plan of every order, found exactly. Plans that price out negative join the master.
+* **Cuts**: once the plans stop improving the LP, rounding cuts on the stock cells (a cell of 3
+  units serves one 2-unit line, not one and a half) join the master and generation resumes; their
+  duals enter the pricing like the stock rows'.
 * **Bound**: at every round, the Lagrangian bound ``sum_r dual_r * rhs_r + min over s + sum_i
-  min(0, best plan_i)``; it holds for any duals, so it is valid even when the rounds stop early.
+  min(0, best plan_i)``, cut rows included; it holds for any duals, so it is valid even when the
+  rounds stop early.
 * **Assignment**: a dive (fix the plans the LP is sure of, plus the likeliest fractional ones
   that still fit, re-solve and re-price, repeat), then the master as a MILP over every plan
   generated, warm-started from the better of the dive and the start; the caller keeps whichever
-  of that and the start is cheaper.
+  of that and the start is cheaper. Between the dive and the master MILP, a neighbourhood
+  search (small MILPs with most orders fixed) around the LP and around the orders short of units.
 """
 
 from __future__ import annotations
@@ -64,6 +69,12 @@ LNS_STEP_SECONDS = 0.2
 LNS_MAX_FREE = 0.3
 #: The search ends after this many neighbourhoods in a row without a gain.
 LNS_PATIENCE = 4
+#: Rounding cuts divide a stock row by each of these (see ``_Master.add_rounding_cuts``) ...
+CUT_DIVISORS = (2, 3)
+#: ... and join the master when the LP breaks them by more than this.
+CUT_VIOLATION = 1e-3
+#: Most rounds of cuts; each is followed by more column generation.
+CUT_ROUNDS = 5
 #: A plan joins the master only when its reduced cost is below this.
 NEGATIVE = -1e-6
 
@@ -243,9 +254,16 @@ class _Master:
         self.active_orders = np.flatnonzero(orders)
         self.convexity = np.full(problem.n_orders, -1, dtype=np.int64)
         self.convexity[self.active_orders] = len(self.stock) + np.arange(len(self.active_orders))
-        self.n_rows = len(self.stock) + len(self.active_orders)
+        self.n_base_rows = len(self.stock) + len(self.active_orders)
+        self.n_rows = self.n_base_rows
         self.x_cost = model.cost[model.pair_col]
         self.plans = _Plans()
+        # Rounding cuts (rows after the convexity rows): per x column its coefficient, and each
+        # cut's right-hand side; see ``add_rounding_cuts``.
+        self.cut_coef = sp.csr_matrix((0, len(model.pair_col)))
+        self.cut_rhs = np.zeros(0)
+        self.cut_keys = np.zeros(0, dtype=np.int64)  # row * 16 + divisor of each cut made
+        self.cuttable_pair = _cuttable_pairs(problem, model, self.stock, self.s_cols)
         self.h = _highs(deadline)
         row_upper = np.concatenate([model.row_upper[self.stock], np.ones(len(self.active_orders))])
         empty = np.zeros(0, np.int32)
@@ -290,9 +308,17 @@ class _Master:
                     np.concatenate([plan_of[on_stock], np.arange(len(order))]),
                 ),
             ),
-            shape=(self.n_rows, len(order)),
+            shape=(self.n_base_rows, len(order)),
         )
         entries.sum_duplicates()
+        if len(self.cut_rhs):
+            incidence = sp.csc_matrix(
+                (units.astype(np.float64), (pairs, plan_of)),
+                shape=(len(model.pair_col), len(order)),
+            )
+            on_cuts = (self.cut_coef @ incidence).tocsc()
+            entries = sp.vstack([entries[: self.n_base_rows], on_cuts], format="csc")
+            entries.sum_duplicates()
         self.h.addCols(
             len(order),
             cost.astype(np.float64),
@@ -317,6 +343,80 @@ class _Master:
         pairs, units, order = pairs[sort], units[sort], order[sort]
         seeded, first = np.unique(order, return_index=True)
         self.add_plans(seeded, np.append(first, len(pairs)), pairs, units)
+
+    def add_rounding_cuts(self, lp_values: FloatArray) -> int:
+        """Add the rounding cuts the master LP ``lp_values`` violates; how many were added.
+
+        A stock cell holding ``b`` units serves whole lines of ``u`` units each, each line from at
+        most one plan: ``sum u_i z_i <= b`` with ``z_i`` 0/1. Divided by ``q`` and rounded down
+        (Chvatal-Gomory), ``sum floor(u_i / q) z_i <= floor(b / q)``: a cell of 3 units serves at
+        most one line of 2. The LP breaks exactly that (half of two 2-unit lines from 3 units),
+        and it was most of the gap between the bound and the best assignment at 1,000 x 50.
+        Lines that may split, and cells a reserve shares, get coefficient 0, which keeps the cut
+        valid (dropping terms with a non-negative coefficient only weakens it)."""
+        model, plans, n_s = self.model, self.plans, self.n_s
+        lam = np.zeros(plans.count)
+        lam[: len(lp_values) - n_s] = lp_values[n_s:]
+        on = np.flatnonzero(lam > 1e-9)
+        if not len(on):
+            return 0
+        pairs = np.concatenate([plans.pairs[j] for j in on])
+        flow = np.concatenate([lam[j] * plans.units[j] for j in on])
+        row = model.pair_stock_row
+        cut_of_row = np.full(len(model.row_upper), -1, dtype=np.int64)
+        parts: list[tuple[IntArray, IntArray, IntArray]] = []  # (cut, pair, coefficient)
+        rhs: list[FloatArray] = []
+        for divisor in CUT_DIVISORS:
+            coef = np.where(self.cuttable_pair, model.pair_mult // divisor, 0)
+            lhs = np.bincount(
+                np.maximum(row[pairs], 0), weights=coef[pairs] * flow, minlength=len(cut_of_row)
+            )
+            limit = np.floor(model.row_upper / divisor + 1e-9)
+            violated = np.flatnonzero(lhs > limit + CUT_VIOLATION)
+            violated = violated[~np.isin(violated * 16 + divisor, self.cut_keys)]
+            if not len(violated):
+                continue
+            self.cut_keys = np.concatenate([self.cut_keys, violated * 16 + divisor])
+            first = len(self.cut_rhs) + sum(len(r) for r in rhs)
+            cut_of_row[:] = -1
+            cut_of_row[violated] = first + np.arange(len(violated))
+            on = np.flatnonzero((row >= 0) & (coef > 0))
+            on = on[cut_of_row[row[on]] >= 0]
+            parts.append((cut_of_row[row[on]], on, coef[on]))
+            rhs.append(limit[violated])
+        if not rhs:
+            return 0
+        new_rhs = np.concatenate(rhs)
+        k, n_cut = len(new_rhs), len(self.cut_rhs)
+        cut, pair, value = (np.concatenate(x) for x in zip(*parts, strict=True))
+        new_coef = sp.csr_matrix(
+            (value.astype(np.float64), (cut - n_cut, pair)), shape=(k, len(model.pair_col))
+        )
+        # The new rows' entries on the plans already in the master.
+        plan_of = np.repeat(np.arange(plans.count), [len(p) for p in plans.pairs])
+        incidence = sp.csc_matrix(
+            (
+                np.concatenate(plans.units).astype(np.float64),
+                (np.concatenate(plans.pairs), plan_of),
+            ),
+            shape=(len(model.pair_col), plans.count),
+        )
+        on_plans = (new_coef @ incidence).tocsr()
+        on_plans.sum_duplicates()
+        on_plans.eliminate_zeros()
+        self.h.addRows(
+            k,
+            np.full(k, -np.inf),
+            new_rhs,
+            int(on_plans.nnz),
+            on_plans.indptr.astype(np.int32),
+            (on_plans.indices + n_s).astype(np.int32),
+            on_plans.data,
+        )
+        self.cut_coef = sp.vstack([self.cut_coef, new_coef], format="csr")
+        self.cut_rhs = np.concatenate([self.cut_rhs, new_rhs])
+        self.n_rows += k
+        return k
 
     def solve_lp(self) -> tuple[FloatArray, float, FloatArray] | None:
         """(row duals, objective, column values) of the master LP; None if it did not solve."""
@@ -344,6 +444,8 @@ class _Master:
         price = self.x_cost - np.where(row >= 0, stock_dual[np.maximum(row, 0)], 0.0) * (
             model.pair_mult
         )
+        if len(self.cut_rhs):
+            price = price - self.cut_coef.T @ dual[self.n_base_rows :]
         size = int(blocks.block_start[-1])
         unit_cost = np.full(size, np.inf)
         unit_cost[blocks.pair_pos] = price
@@ -369,7 +471,7 @@ class _Master:
     def add_improving(self, dual: FloatArray, value: FloatArray, plan: IntArray) -> int:
         """Add the priced plans whose reduced cost is negative; how many were added."""
         order_dual = np.zeros(self.problem.n_orders)
-        order_dual[self.active_orders] = dual[len(self.stock) :]
+        order_dual[self.active_orders] = dual[len(self.stock) : self.n_base_rows]
         improving = np.flatnonzero(self.orders & (value - order_dual < NEGATIVE))
         taken = np.flatnonzero(plan)
         pos_order = np.searchsorted(self.blocks.block_start, taken, side="right") - 1
@@ -391,6 +493,7 @@ class _Master:
             reduced = -(model.matrix[self.stock, :][:, self.s_cols].T @ stock_dual)
             low, high = model.lower[self.s_cols], model.upper[self.s_cols]
             out += float(np.minimum(reduced * low, reduced * high).sum())
+        out += float(dual[self.n_base_rows :] @ self.cut_rhs)
         out += float(np.minimum(0.0, value[self.orders]).sum())
         return out
 
@@ -500,6 +603,27 @@ class _Master:
         out[n_s:] = np.rint(out[n_s:])
         return out if self.cost_of(out) <= self.cost_of(start) else start
 
+    def keep_off_shortfall(self, plan: IntArray, rng: np.random.Generator) -> IntArray:
+        """Of the chosen plans ``plan``, those a shortfall neighbourhood keeps fixed: all but the
+        plans of orders short of units and of orders sharing a SKU with one (at most
+        ``LNS_MAX_FREE`` of the orders, drawn at random when more qualify)."""
+        problem, plans, model = self.problem, self.plans, self.model
+        line_order = line_order_of(problem)
+        wanted = np.bincount(line_order, weights=problem.line_qty, minlength=problem.n_orders)
+        filled = np.zeros(problem.n_orders)
+        for j in plan:
+            filled[plans.order[j]] += float(plans.units[j] @ model.pair_mult[plans.pairs[j]])
+        short = self.orders & (filled < wanted - 0.5)
+        skus = np.unique(problem.line_sku_row[short[line_order]])
+        sharing = np.zeros(problem.n_orders, dtype=np.bool_)
+        sharing[line_order[np.isin(problem.line_sku_row, skus)]] = True
+        free = np.flatnonzero(self.orders & (short | sharing))
+        most = max(1, int(LNS_MAX_FREE * len(plan)))
+        if len(free) > most:
+            free = rng.choice(free, most, replace=False)
+        plan_order = np.asarray([plans.order[j] for j in plan], dtype=np.int64)
+        return plan[~np.isin(plan_order, free)]
+
     def cost_of(self, master_values: FloatArray) -> float:
         cost = np.asarray(self.h.getLp().col_cost_)
         return float(cost[: len(master_values)] @ master_values)
@@ -528,30 +652,63 @@ def _neighbourhood_search(
     stop: float,
     good_enough: float,
 ) -> FloatArray:
-    """Improve ``best`` by MILPs over neighbourhoods: the orders not on a plan the LP chose whole,
-    and a random share of the others, are free; every other order keeps its plan, so each MILP
-    is small and starts from ``best``. Seeded: the same batch given the same time gets the same
-    neighbourhoods. Stops at ``stop``, once the cost is ``good_enough``, or after
-    ``LNS_PATIENCE`` neighbourhoods in a row without a gain. (Freeing the orders worse off than
-    their cheapest plan with everyone sharing stock with them made MILPs too large for a step.)"""
+    """Improve ``best`` by MILPs over neighbourhoods, each freeing some orders while every other
+    order keeps its plan, so each MILP is small and starts from ``best``. Two kinds alternate:
+
+    * *around the LP*: the orders not on a plan the LP chose whole, and a random share of the
+      others (freeing the orders worse off than their cheapest plan, with everyone sharing stock
+      with them, made MILPs too large for a step);
+    * *around the shortfall*: the orders short of units and the orders sharing a SKU with them,
+      so that a unit can move along a chain of swaps (an unfilled unit costs far more than any
+      shipment; the LP-led neighbourhoods stalled two units short on some batches).
+
+    Seeded: the same batch given the same time gets the same neighbourhoods. Stops at ``stop``,
+    once the cost is ``good_enough``, or after ``LNS_PATIENCE`` neighbourhoods of each kind in a
+    row without a gain."""
     n_s = master.n_s
     rng = np.random.default_rng(0)
     lam = np.zeros(master.plans.count)
     lam[: len(lp_values) - n_s] = lp_values[n_s:]
-    idle = 0
-    while time.perf_counter() < stop and master.cost_of(best) > good_enough and idle < LNS_PATIENCE:
+    idle, step = 0, 0
+    while (
+        time.perf_counter() < stop
+        and master.cost_of(best) > good_enough
+        and idle < 2 * LNS_PATIENCE
+    ):
         plan = np.flatnonzero(best[n_s:] > 0.5)
-        whole = lam[plan] > 1 - 1e-6
-        # Free: a random share of the orders on a plan the LP chose whole, and of the others as
-        # many as keep the MILP small (all of them, when the plan follows the LP closely).
-        free = np.where(whole, LNS_FREE_SHARE, LNS_MAX_FREE * len(plan) / max((~whole).sum(), 1))
-        keep = plan[rng.random(len(plan)) >= free]
+        if step % 2:
+            keep = master.keep_off_shortfall(plan, rng)
+        else:
+            # Plans added during the search are not in the LP: never whole there.
+            whole = np.zeros(len(plan), dtype=np.bool_)
+            seen = plan < len(lam)
+            whole[seen] = lam[plan[seen]] > 1 - 1e-6
+            free = np.where(
+                whole, LNS_FREE_SHARE, LNS_MAX_FREE * len(plan) / max((~whole).sum(), 1)
+            )
+            keep = plan[rng.random(len(plan)) >= free]
+        step += 1
         found = master.milp(best, min(stop, time.perf_counter() + LNS_STEP_SECONDS), keep)
         if master.cost_of(found) < master.cost_of(best) - 1e-9:
             best, idle = found, 0
         else:
             idle += 1
     return best
+
+
+def _cuttable_pairs(
+    problem: BatchProblem, model: MilpModel, stock: IntArray, s_cols: IntArray
+) -> BoolArray:
+    """``[P]`` the x columns a rounding cut may count: whole lines (0/1 columns) on a stock row of
+    the chunk that no reserve's ``s`` column shares (there the row is not a plain knapsack)."""
+    plain = np.zeros(len(model.row_upper), dtype=np.bool_)
+    plain[stock] = True
+    if len(s_cols):
+        plain[model.matrix[:, s_cols].tocsr().nonzero()[0]] = False
+    row = model.pair_stock_row
+    whole = ~problem.allow_line_split[line_order_of(problem)][model.pair_line]
+    out: BoolArray = whole & (row >= 0) & plain[np.maximum(row, 0)]
+    return out
 
 
 def _highs(stop_at: float) -> highspy.Highs:
@@ -594,7 +751,7 @@ def solve_by_order(
     start_master[: master.n_s] = start[master.s_cols - c0]
     start_master[master.n_s :] = 1.0
 
-    bound, rounds = -math.inf, 0
+    bound, rounds, cut_rounds = -math.inf, 0, 0
     lp_values: FloatArray | None = None
     span = deadline - started
     while time.perf_counter() < started + PRICING_TIME_SHARE * span:
@@ -607,7 +764,11 @@ def solve_by_order(
         bound = max(bound, master.bound(dual, value))
         converged = lp_value - bound <= LP_CONVERGED * max(abs(lp_value + offset), 1.0)
         if converged or not master.add_improving(dual, value, plan):
-            break
+            # The LP is as good as these plans make it: cut off its fractional use of stock
+            # cells, and generate again.
+            if cut_rounds >= CUT_ROUNDS or not master.add_rounding_cuts(lp_values):
+                break
+            cut_rounds += 1
     if master.plans.count == 0:
         return DecompositionResult(start.copy(), bound, False, rounds)  # nothing can ship
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine import _optimize_dw as optimize_dw
 from engine._optimize import BatchProblem, _quantity_of, check_feasible, objective_of, solve_batch
 from engine._optimize_bench import sequential_greedy, study_batch
 from engine._optimize_dw import solve_by_order
@@ -224,3 +225,87 @@ def test_decomposition_is_close_to_the_proven_optimum_on_a_scarce_batch() -> Non
     assert optimum.bound * 0.98 <= bound <= optimum.objective + 1e-6
     assert optimum.objective - 1e-6 <= cost <= optimum.objective * 1.01
     assert cost < objective_of(problem, greedy)
+
+
+def two_unit_lines_on_odd_cells(n_orders: int, cell_units: tuple[int, ...]) -> BatchProblem:
+    """``n_orders`` orders of one whole 2-unit line of the same SKU, warehouses holding
+    ``cell_units``: the case where the LP takes half a line from an odd cell."""
+    n_wh = len(cell_units)
+    return BatchProblem(
+        line_start=np.arange(n_orders + 1, dtype=np.int64),
+        line_sku_row=np.zeros(n_orders, dtype=np.int64),
+        line_qty=np.full(n_orders, 2, dtype=np.int64),
+        eligible=np.ones((n_orders, n_wh), dtype=np.bool_),
+        distance_km=np.tile(np.linspace(10.0, 500.0, n_wh), (n_orders, 1)),
+        free=np.array([cell_units], dtype=np.int64),
+        order_channel=np.full(n_orders, -1, dtype=np.int64),
+        reserve_remaining=np.zeros((0, 1, n_wh), dtype=np.int64),
+        max_shipments=np.full(n_orders, 2, dtype=np.int64),
+        allow_line_split=np.zeros(n_orders, dtype=np.bool_),
+        ship_complete=np.zeros(n_orders, dtype=np.bool_),
+        shipment_weight=5.0,
+        distance_weight=0.01,
+        unfilled_penalty=1000.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("n_orders", "cell_units"), [(2, (3,)), (4, (3, 5)), (5, (1, 3, 3)), (4, (7,))]
+)
+def test_rounding_cuts_make_the_bound_the_optimum_on_odd_cells(
+    n_orders: int, cell_units: tuple[int, ...]
+) -> None:
+    """Whole 2-unit lines competing for cells of odd size: the LP alone would fill half a line
+    from each odd cell's last unit (a bound a whole unfilled unit too low); with the rounding
+    cuts the decomposition's bound is the enumerated optimum, and its plan reaches it."""
+    problem = two_unit_lines_on_odd_cells(n_orders, cell_units)
+    optimum = brute_force(problem)
+    model = build_model(problem)
+    result = solve_by_order(
+        problem,
+        model,
+        model.order_component >= 0,
+        (0, len(model.cost)),
+        (0, model.matrix.shape[0]),
+        np.zeros(len(model.cost)),
+        time.perf_counter() + 10.0,
+        model.constant,
+    )
+    assert result.values is not None
+    quantity = _quantity_of(model, result.values, problem.eligible.shape)
+    assert check_feasible(problem, quantity) == []
+    assert result.bound + model.constant == pytest.approx(optimum, abs=1e-6)
+    assert objective_of(problem, quantity) == pytest.approx(optimum, abs=1e-6)
+
+
+def test_rounding_cuts_raise_the_bound_on_a_study_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On 300 orders of the brief's MILP study (whole 1-2 unit lines, scarce cells) the rounding
+    cuts lift the proven bound by at least a third of the gap the LP alone leaves to the plan
+    found, and the bound stays below that plan (at 1,000 x 50 they took the median gap from
+    2.8 % to 0.3 %)."""
+    problem = study_batch(0, n_orders=300, n_warehouses=30)
+    start = sequential_greedy(problem)
+    model = build_model(problem)
+
+    def solve() -> tuple[float, float]:
+        result = solve_by_order(
+            problem,
+            model,
+            model.order_component >= 0,
+            (0, len(model.cost)),
+            (0, model.matrix.shape[0]),
+            model.columns_of(start, problem),
+            time.perf_counter() + 30.0,
+            model.constant,
+        )
+        assert result.values is not None
+        quantity = _quantity_of(model, result.values, problem.eligible.shape)
+        assert check_feasible(problem, quantity) == []
+        return result.bound + model.constant, objective_of(problem, quantity)
+
+    with_cuts, cost = solve()
+    monkeypatch.setattr(optimize_dw, "CUT_ROUNDS", 0)
+    without_cuts, cost_without = solve()
+    best = min(cost, cost_without)
+    assert with_cuts <= best + 1e-6
+    assert with_cuts - without_cuts >= (best - without_cuts) / 3
