@@ -259,7 +259,10 @@ def test_returns_report_creates_each_rma_once_even_after_a_crash(
         assert rma.reason_code == ret.reason_code
         assert rma.state == returns_service_pb2.RETURN_STATE_AUTHORIZED
         assert sum(line.quantity for line in rma.lines) == sum(q for _, q in ret.lines)
-    assert {r.reason_code for r in expected.values()} > {"CR-UNWANTED_ITEM"}
+    # The report carries several reason codes, so a reason the adapter made up could not match
+    # every RMA above. (Which codes appear depends on the order ids, which depend on the date the
+    # sandbox generates its orders from: naming one code here failed on some days.)
+    assert len({r.reason_code for r in expected.values()}) >= 2
 
     # The crash: the state file as it was before the returns phase saved anything.
     shutil.copy(tmp_path / "before.json", state_file)
