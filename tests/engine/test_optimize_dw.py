@@ -60,6 +60,30 @@ def plan_cost(unit_cost: FloatArray, group_cost: FloatArray, take: IntArray) -> 
     return float(group_cost[used].sum() + (np.where(take > 0, unit_cost, 0.0) * take).sum())
 
 
+def decompose_whole(
+    problem: BatchProblem, start: IntArray | None, seconds: float
+) -> tuple[float, float]:
+    """Run the decomposition on the whole batch (one chunk), from the ``[L, W]`` assignment
+    ``start`` (nothing shipped when None); check its plan breaks no constraint and return
+    (proven bound, plan cost), both in the objective's own terms."""
+    model = build_model(problem)
+    columns = np.zeros(len(model.cost)) if start is None else model.columns_of(start, problem)
+    result = solve_by_order(
+        problem,
+        model,
+        model.order_component >= 0,
+        (0, len(model.cost)),
+        (0, model.matrix.shape[0]),
+        columns,
+        time.perf_counter() + seconds,
+        model.constant,
+    )
+    assert result.values is not None
+    quantity = _quantity_of(model, result.values, problem.eligible.shape)
+    assert check_feasible(problem, quantity) == []
+    return result.bound + model.constant, objective_of(problem, quantity)
+
+
 def cheapest_plan(
     unit_cost: FloatArray,
     room: IntArray,
@@ -177,23 +201,10 @@ def test_decomposition_bound_never_exceeds_the_optimum(seed: int, problem: Batch
     decomposition's bound is at most the enumerated optimum and its plan breaks no constraint."""
     del seed
     optimum = brute_force(problem)
-    model = build_model(problem)
-    for start in (np.zeros(len(model.cost)), model.columns_of(sequential_greedy(problem), problem)):
-        result = solve_by_order(
-            problem,
-            model,
-            model.order_component >= 0,
-            (0, len(model.cost)),
-            (0, model.matrix.shape[0]),
-            start,
-            time.perf_counter() + 10.0,
-            model.constant,
-        )
-        assert result.bound + model.constant <= optimum + 1e-6
-        assert result.values is not None
-        quantity = _quantity_of(model, result.values, problem.eligible.shape)
-        assert check_feasible(problem, quantity) == []
-        assert objective_of(problem, quantity) >= optimum - 1e-6
+    for start in (None, sequential_greedy(problem)):
+        bound, cost = decompose_whole(problem, start, 10.0)
+        assert bound <= optimum + 1e-6
+        assert cost >= optimum - 1e-6
 
 
 def test_decomposition_is_close_to_the_proven_optimum_on_a_scarce_batch() -> None:
@@ -206,22 +217,7 @@ def test_decomposition_is_close_to_the_proven_optimum_on_a_scarce_batch() -> Non
     greedy = sequential_greedy(problem)
     optimum = solve_batch(problem, time_budget_s=60.0, greedy_quantity=greedy)
     assert optimum.gap <= 1e-3
-    model = build_model(problem)
-    result = solve_by_order(
-        problem,
-        model,
-        model.order_component >= 0,
-        (0, len(model.cost)),
-        (0, model.matrix.shape[0]),
-        model.columns_of(greedy, problem),
-        time.perf_counter() + 30.0,
-        model.constant,
-    )
-    assert result.values is not None
-    quantity = _quantity_of(model, result.values, problem.eligible.shape)
-    assert check_feasible(problem, quantity) == []
-    cost = objective_of(problem, quantity)
-    bound = result.bound + model.constant
+    bound, cost = decompose_whole(problem, greedy, 30.0)
     assert optimum.bound * 0.98 <= bound <= optimum.objective + 1e-6
     assert optimum.objective - 1e-6 <= cost <= optimum.objective * 1.01
     assert cost < objective_of(problem, greedy)
@@ -260,22 +256,9 @@ def test_rounding_cuts_make_the_bound_the_optimum_on_odd_cells(
     cuts the decomposition's bound is the enumerated optimum, and its plan reaches it."""
     problem = two_unit_lines_on_odd_cells(n_orders, cell_units)
     optimum = brute_force(problem)
-    model = build_model(problem)
-    result = solve_by_order(
-        problem,
-        model,
-        model.order_component >= 0,
-        (0, len(model.cost)),
-        (0, model.matrix.shape[0]),
-        np.zeros(len(model.cost)),
-        time.perf_counter() + 10.0,
-        model.constant,
-    )
-    assert result.values is not None
-    quantity = _quantity_of(model, result.values, problem.eligible.shape)
-    assert check_feasible(problem, quantity) == []
-    assert result.bound + model.constant == pytest.approx(optimum, abs=1e-6)
-    assert objective_of(problem, quantity) == pytest.approx(optimum, abs=1e-6)
+    bound, cost = decompose_whole(problem, None, 10.0)
+    assert bound == pytest.approx(optimum, abs=1e-6)
+    assert cost == pytest.approx(optimum, abs=1e-6)
 
 
 def test_rounding_cuts_raise_the_bound_on_a_study_batch(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -285,27 +268,9 @@ def test_rounding_cuts_raise_the_bound_on_a_study_batch(monkeypatch: pytest.Monk
     2.8 % to 0.3 %)."""
     problem = study_batch(0, n_orders=300, n_warehouses=30)
     start = sequential_greedy(problem)
-    model = build_model(problem)
-
-    def solve() -> tuple[float, float]:
-        result = solve_by_order(
-            problem,
-            model,
-            model.order_component >= 0,
-            (0, len(model.cost)),
-            (0, model.matrix.shape[0]),
-            model.columns_of(start, problem),
-            time.perf_counter() + 30.0,
-            model.constant,
-        )
-        assert result.values is not None
-        quantity = _quantity_of(model, result.values, problem.eligible.shape)
-        assert check_feasible(problem, quantity) == []
-        return result.bound + model.constant, objective_of(problem, quantity)
-
-    with_cuts, cost = solve()
+    with_cuts, cost = decompose_whole(problem, start, 30.0)
     monkeypatch.setattr(optimize_dw, "CUT_ROUNDS", 0)
-    without_cuts, cost_without = solve()
+    without_cuts, cost_without = decompose_whole(problem, start, 30.0)
     best = min(cost, cost_without)
     assert with_cuts <= best + 1e-6
     assert with_cuts - without_cuts >= (best - without_cuts) / 3
