@@ -679,10 +679,7 @@ def _neighbourhood_search(
         if step % 2:
             keep = master.keep_off_shortfall(plan, rng)
         else:
-            # Plans added during the search are not in the LP: never whole there.
-            whole = np.zeros(len(plan), dtype=np.bool_)
-            seen = plan < len(lam)
-            whole[seen] = lam[plan[seen]] > 1 - 1e-6
+            whole = lam[plan] > 1 - 1e-6
             free = np.where(
                 whole, LNS_FREE_SHARE, LNS_MAX_FREE * len(plan) / max((~whole).sum(), 1)
             )
