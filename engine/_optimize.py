@@ -16,9 +16,9 @@ How it stays within the time budget (which covers the whole call, model building
   solver answer is missing or worse *falls back* to greedy and is reported as such.
 
 The proven lower bound is the sum of each chunk's bound (MIP dual bound, or the decomposition's
-Lagrangian bound); a chunk the solver could not bound
-in time contributes a trivially valid bound (every shippable unit shipped, every shipment free of
-charge when its cost is negative), so ``bound`` is always a true lower bound, just a weak one there.
+Lagrangian bound with its rounding cuts); a chunk the solver could not bound in time contributes a
+trivially valid bound (every shippable unit shipped, every shipment free of charge when its cost is
+negative), so ``bound`` is always a true lower bound, just a weak one there.
 
 The one-time compilation of the pricing kernel (numba; from its disk cache after the first process)
 happens before the clock starts: it is the process's cost, not the batch's. ``warm_up`` lets a
