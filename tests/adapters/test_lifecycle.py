@@ -260,8 +260,8 @@ def test_returns_report_creates_each_rma_once_even_after_a_crash(
         assert rma.state == returns_service_pb2.RETURN_STATE_AUTHORIZED
         assert sum(line.quantity for line in rma.lines) == sum(q for _, q in ret.lines)
     # The report carries several reason codes, so a reason the adapter made up could not match
-    # every RMA above. (Which codes appear depends on the order ids, which depend on the date the
-    # sandbox generates its orders from: naming one code here failed on some days.)
+    # every RMA above. (The sandbox draws a code per package, and how orders split into packages
+    # follows the clock's carrier cutoffs: naming one code here failed on some runs.)
     assert len({r.reason_code for r in expected.values()}) >= 2
 
     # The crash: the state file as it was before the returns phase saved anything.
