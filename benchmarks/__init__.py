@@ -1,4 +1,5 @@
-"""Sortyard's benchmark suite: speed, gRPC ceiling, store cost, decision quality, scaling, memory.
+"""Sortyard's benchmark suite: speed, gRPC ceiling, store cost, decision quality, scaling, memory
+and the batch optimiser at scale.
 
 Run it with ``sortyard bench [--quick] [--only NAME]`` (or ``make bench``); see ``_suite.SECTIONS``.
 """

@@ -16,7 +16,10 @@ def add_subparser(subparsers: Any) -> None:
     """Add the ``bench`` command to an argparse sub-parser collection."""
     parser = subparsers.add_parser(
         "bench",
-        help="run the benchmark suite (speed, gRPC ceiling, store, quality, scaling, memory)",
+        help=(
+            "run the benchmark suite (speed, gRPC ceiling, store, quality, scaling, memory,"
+            " optimiser)"
+        ),
         description="Measure Sortyard against its baselines; writes JSON, Markdown and PNG plots "
         "under benchmarks/results/.",
     )
