@@ -263,7 +263,11 @@ class _Master:
         self.cut_coef = sp.csr_matrix((0, len(model.pair_col)))
         self.cut_rhs = np.zeros(0)
         self.cut_keys = np.zeros(0, dtype=np.int64)  # row * 16 + divisor of each cut made
-        self.cuttable_pair = _cuttable_pairs(problem, model, self.stock, self.s_cols)
+        self.cuttable_pair = _cuttable_pairs(model, self.blocks, self.stock, self.s_cols)
+        # Units each order wants, for the shortfall neighbourhoods.
+        self.wanted = np.bincount(
+            line_order_of(problem), weights=problem.line_qty, minlength=problem.n_orders
+        )
         self.h = _highs(deadline)
         row_upper = np.concatenate([model.row_upper[self.stock], np.ones(len(self.active_orders))])
         empty = np.zeros(0, np.int32)
@@ -312,13 +316,9 @@ class _Master:
         )
         entries.sum_duplicates()
         if len(self.cut_rhs):
-            incidence = sp.csc_matrix(
-                (units.astype(np.float64), (pairs, plan_of)),
-                shape=(len(model.pair_col), len(order)),
-            )
-            on_cuts = (self.cut_coef @ incidence).tocsc()
-            entries = sp.vstack([entries[: self.n_base_rows], on_cuts], format="csc")
-            entries.sum_duplicates()
+            on_cuts = self.cut_coef @ _plan_incidence(model, pairs, units, plan_of, len(order))
+            entries = sp.vstack([entries, on_cuts], format="csc")
+            entries.sum_duplicates()  # canonical (sorted) indices for HiGHS, as above
         self.h.addCols(
             len(order),
             cost.astype(np.float64),
@@ -377,7 +377,7 @@ class _Master:
             if not len(violated):
                 continue
             self.cut_keys = np.concatenate([self.cut_keys, violated * 16 + divisor])
-            first = len(self.cut_rhs) + sum(len(r) for r in rhs)
+            first = sum(len(r) for r in rhs)  # among the cuts of this call
             cut_of_row[:] = -1
             cut_of_row[violated] = first + np.arange(len(violated))
             on = np.flatnonzero((row >= 0) & (coef > 0))
@@ -387,19 +387,15 @@ class _Master:
         if not rhs:
             return 0
         new_rhs = np.concatenate(rhs)
-        k, n_cut = len(new_rhs), len(self.cut_rhs)
+        k = len(new_rhs)
         cut, pair, value = (np.concatenate(x) for x in zip(*parts, strict=True))
         new_coef = sp.csr_matrix(
-            (value.astype(np.float64), (cut - n_cut, pair)), shape=(k, len(model.pair_col))
+            (value.astype(np.float64), (cut, pair)), shape=(k, len(model.pair_col))
         )
         # The new rows' entries on the plans already in the master.
         plan_of = np.repeat(np.arange(plans.count), [len(p) for p in plans.pairs])
-        incidence = sp.csc_matrix(
-            (
-                np.concatenate(plans.units).astype(np.float64),
-                (np.concatenate(plans.pairs), plan_of),
-            ),
-            shape=(len(model.pair_col), plans.count),
+        incidence = _plan_incidence(
+            model, np.concatenate(plans.pairs), np.concatenate(plans.units), plan_of, plans.count
         )
         on_plans = (new_coef @ incidence).tocsr()
         on_plans.sum_duplicates()
@@ -609,11 +605,10 @@ class _Master:
         ``LNS_MAX_FREE`` of the orders, drawn at random when more qualify)."""
         problem, plans, model = self.problem, self.plans, self.model
         line_order = line_order_of(problem)
-        wanted = np.bincount(line_order, weights=problem.line_qty, minlength=problem.n_orders)
         filled = np.zeros(problem.n_orders)
         for j in plan:
             filled[plans.order[j]] += float(plans.units[j] @ model.pair_mult[plans.pairs[j]])
-        short = self.orders & (filled < wanted - 0.5)
+        short = self.orders & (filled < self.wanted - 0.5)
         skus = np.unique(problem.line_sku_row[short[line_order]])
         sharing = np.zeros(problem.n_orders, dtype=np.bool_)
         sharing[line_order[np.isin(problem.line_sku_row, skus)]] = True
@@ -693,8 +688,17 @@ def _neighbourhood_search(
     return best
 
 
+def _plan_incidence(
+    model: MilpModel, pairs: IntArray, units: IntArray, plan_of: IntArray, n_plans: int
+) -> sp.csc_matrix:
+    """``[P, n_plans]``: the column units plan ``plan_of[i]`` takes of x column ``pairs[i]``."""
+    return sp.csc_matrix(
+        (units.astype(np.float64), (pairs, plan_of)), shape=(len(model.pair_col), n_plans)
+    )
+
+
 def _cuttable_pairs(
-    problem: BatchProblem, model: MilpModel, stock: IntArray, s_cols: IntArray
+    model: MilpModel, blocks: _Blocks, stock: IntArray, s_cols: IntArray
 ) -> BoolArray:
     """``[P]`` the x columns a rounding cut may count: whole lines (0/1 columns) on a stock row of
     the chunk that no reserve's ``s`` column shares (there the row is not a plain knapsack)."""
@@ -703,7 +707,7 @@ def _cuttable_pairs(
     if len(s_cols):
         plain[model.matrix[:, s_cols].tocsr().nonzero()[0]] = False
     row = model.pair_stock_row
-    whole = ~problem.allow_line_split[line_order_of(problem)][model.pair_line]
+    whole = blocks.line_whole[model.pair_line]
     out: BoolArray = whole & (row >= 0) & plain[np.maximum(row, 0)]
     return out
 
